@@ -1,0 +1,1 @@
+"""The `cocore` command-line tool for auditors and operators."""

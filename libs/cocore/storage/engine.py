@@ -1,0 +1,97 @@
+"""Async engines for SQLite (aiosqlite, the embedded default) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from ._sqlite import install_sqlite_setup
+from ._translate import one_line, translate_statement_error
+from .errors import DatabaseUnavailable
+from .types import compact_json
+from .urls import SQLITE, is_sqlite_memory, parse_database_url, redacted
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    echo: bool = False,
+    connect_timeout_s: float = 10.0,
+    sqlite_busy_timeout_ms: int = 5000,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout_s: float = 30.0,
+) -> AsyncEngine:
+    """An engine for `url`; raises `InvalidDatabaseUrl` now and `StorageError`s on use.
+
+    `sqlite+aiosqlite:///:memory:` is one database shared through one connection (tests only).
+    """
+    parsed = parse_database_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
+    options: dict[str, Any]
+    if parsed.drivername == SQLITE:
+        options = _sqlite_options(parsed, pool)
+    else:
+        options = _postgres_options(connect_timeout_s, pool)
+    engine = create_async_engine(parsed, echo=echo, json_serializer=compact_json, **options)
+    sync_engine = engine.sync_engine
+    _install_error_translation(sync_engine, redacted(parsed), connect_timeout_s)
+    if parsed.drivername == SQLITE:
+        install_sqlite_setup(
+            sync_engine,
+            file_backed=not is_sqlite_memory(parsed),
+            busy_timeout_ms=sqlite_busy_timeout_ms,
+        )
+    return engine
+
+
+def _sqlite_options(url: URL, pool: dict[str, Any]) -> dict[str, Any]:
+    if is_sqlite_memory(url):
+        # Each connection to :memory: is a new empty database; one shared connection keeps one.
+        return {"poolclass": StaticPool}
+    _make_parent_dir(url)
+    return pool
+
+
+def _make_parent_dir(url: URL) -> None:
+    # The laptop default lives under var/; a missing folder should not stop a first run.
+    parent = Path(str(url.database)).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseUnavailable(f"cannot create folder {parent} for SQLite: {e.strerror}") from e
+
+
+def _postgres_options(timeout_s: float, pool: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **pool,
+        # Servers and proxies drop idle connections; check on checkout and recycle hourly.
+        "pool_pre_ping": True,
+        "pool_recycle": 3600,
+        "connect_args": {
+            "timeout": timeout_s,  # bounds TCP connect plus the startup handshake
+            "server_settings": {"TimeZone": "UTC", "application_name": "cocore"},
+        },
+    }
+
+
+def _install_error_translation(engine: Engine, shown_url: str, timeout_s: float) -> None:
+    def do_connect(dialect: Dialect, _rec: Any, cargs: Any, cparams: Any) -> Any:
+        # Connect failures (refused, timeout, DNS) are not DBAPI errors, so SQLAlchemy's
+        # handle_error never sees them; catching them here covers every way of connecting.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except TimeoutError as e:
+            raise DatabaseUnavailable(
+                f"cannot connect to {shown_url}: no answer within {timeout_s:g} s"
+            ) from e
+        except (OSError, dialect.loaded_dbapi.Error) as e:
+            raise DatabaseUnavailable(f"cannot connect to {shown_url}: {one_line(e)}") from e
+
+    event.listen(engine, "do_connect", do_connect)
+    event.listen(engine, "handle_error", translate_statement_error)

@@ -1,0 +1,1 @@
+"""cocore services, one package per protocol role."""
