@@ -12,17 +12,18 @@ class AtUri(SyntaxString):
     __slots__ = ()
     kind = "at_uri"
 
+    # Parts are sliced, not re-parsed: parse_at_uri already proved each one valid.
     @property
     def repo(self) -> Did:
-        return _split(self)[0]
+        return Did(self[5:].split("/", 1)[0], _PARSED)
 
     @property
     def collection(self) -> Nsid:
-        return _split(self)[1]
+        return Nsid(self[5:].split("/")[1], _PARSED)
 
     @property
     def rkey(self) -> RecordKey:
-        return _split(self)[2]
+        return RecordKey(self[5:].split("/")[2], _PARSED)
 
 
 def _split(uri: str) -> tuple[Did, Nsid, RecordKey]:

@@ -69,12 +69,49 @@ def dag_cbor(record: Mapping[str, Any]) -> bytes:
 
     Floats are refused: the atproto data model has none, and a PDS rejects them.
     """
+    if _plain(record):
+        # No links or byte strings: libipld is exact here (and fast), see test_syntax_fuzz.
+        return bytes(libipld.encode_dag_cbor(record))
     return _dagcbor.encode(_to_ipld(record, "$", 0))
 
 
 def record_cid(record: Mapping[str, Any]) -> Cid:
     """The CID a PDS assigns to this record: CIDv1, dag-cbor, sha2-256 over the stored form."""
     return cid_for_bytes(dag_cbor(record))
+
+
+def _plain(record: Mapping[str, Any]) -> bool:
+    """True when the record is plain JSON data with no `$link`/`$bytes` objects.
+
+    Raises on anything that is not valid record data (floats, odd types, deep nesting).
+    """
+    stack: list[tuple[Any, int]] = [(record, 0)]
+    plain = True
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str) or value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if not -(2**63) <= value < 2**63:
+                raise reject("record", value, "integer outside the 64-bit range")
+        elif isinstance(value, Mapping):
+            plain = plain and type(value) is dict  # libipld only takes plain dicts
+            if depth > _MAX_DEPTH:
+                raise reject("record", "$", f"nested deeper than {_MAX_DEPTH} levels")
+            if "$link" in value or "$bytes" in value:
+                plain = False
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise reject("record", k, "map keys must be strings")
+                stack.append((v, depth + 1))
+        elif isinstance(value, (list, tuple)):
+            plain = plain and type(value) is list
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, float):
+            raise reject("record", value, "floats are not allowed in atproto records")
+        else:
+            raise reject("record", type(value).__name__, "unsupported value type")
+    return plain
 
 
 def _to_ipld(value: Any, path: str, depth: int) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -34,8 +35,11 @@ def get_int(record: object, *path: str) -> int | None:
 
 def get_time(record: object, *path: str) -> datetime | None:
     value = get_str(record, *path)
-    if value is None:
-        return None
+    return None if value is None else _parse_time(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_time(value: str) -> datetime | None:
     try:
         return parse_datetime(value).value
     except InvalidSyntaxError:

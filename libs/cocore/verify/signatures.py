@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cocore.canonical import CanonicalError
+from cocore.canonical import CanonicalError, loads_strict
 from cocore.crypto import CryptoError, PublicKey, b64decode_strict
 from cocore.signing import attestation_signing_bytes, receipt_signing_bytes
 
@@ -40,7 +41,7 @@ def check_receipt_signature(
     except CryptoError:
         return SignatureResult(False, "enclaveSignature is not standard base64")
     try:
-        key = PublicKey.from_cocore_b64(get_str(attestation, "publicKey") or "")
+        key = _public_key(get_str(attestation, "publicKey") or "")
     except CryptoError:
         return SignatureResult(False)  # a malformed key simply cannot have signed this
     scheme = attestation.get("sigScheme", "p256")
@@ -52,18 +53,40 @@ def check_receipt_signature(
 
 
 def check_attestation_signature(attestation: Mapping[str, Any]) -> SignatureResult:
-    """Verify `selfSignature`, then the pre-2026-07 legacy form the reference also accepts."""
+    """Verify `selfSignature`, then the pre-2026-07 legacy form the reference also accepts.
+
+    A provider signs every receipt of a day under one attestation, so results are memoised on
+    the exact (signed bytes, signature, key) triple: the same content can only verify the same.
+    """
     try:
-        signature = b64decode_strict(get_str(attestation, "selfSignature") or "")
-        key = PublicKey.from_cocore_b64(get_str(attestation, "publicKey") or "")
-        if key.verify_der(signature, attestation_signing_bytes(attestation)):
+        message = attestation_signing_bytes(attestation)
+    except CanonicalError as e:
+        return SignatureResult(False, str(e))
+    sig, key = get_str(attestation, "selfSignature") or "", get_str(attestation, "publicKey") or ""
+    return _attestation_verdict(message, sig, key, _legacy_form(attestation) is not None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _attestation_verdict(
+    message: bytes, sig: str, key_b64: str, has_legacy: bool
+) -> SignatureResult:
+    try:
+        signature, key = b64decode_strict(sig), _public_key(key_b64)
+        if key.verify_der(signature, message):
             return SignatureResult(True)
-        legacy = _legacy_form(attestation)
-        if legacy is None:
+        if not has_legacy:
             return SignatureResult(False)
+        legacy = _legacy_form(loads_strict(message))
+        assert legacy is not None  # the signed body keeps the fields the legacy form rewrites
         return SignatureResult(key.verify_der(signature, attestation_signing_bytes(legacy)))
     except (CryptoError, CanonicalError) as e:
         return SignatureResult(False, str(e))
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(key_b64: str) -> PublicKey:
+    """Parsed keys are immutable; a provider's key recurs on every receipt it signs."""
+    return PublicKey.from_cocore_b64(key_b64)
 
 
 def _legacy_form(attestation: Mapping[str, Any]) -> dict[str, Any] | None:
