@@ -120,6 +120,14 @@ atp-status: ## show whether PLC + PDS are running
 bench-crypto: $(STAMP) ## cost per operation of canonicalise+sign, verify a receipt, seal/open 4 KB
 	$(PY) -m bench.crypto
 
+.PHONY: bench-exchange
+bench-exchange: $(STAMP) ## exchange: verified settlements/s and treasury-hot transfers/s, SQLite + durable PostgreSQL
+	$(PY) -m bench.exchange
+
+.PHONY: bench-appview
+bench-appview: $(STAMP) ## AppView ingest events/s (50k recorded commits) and listReceipts p50/p99 at 1M receipts, SQLite + PostgreSQL
+	$(PY) -m bench.appview
+
 .PHONY: bench-serving
 bench-serving: $(STAMP) ## provider engine vs mlx_lm.server on the tiny model, concurrency 1 and 8
 	$(PY) -m bench.serving

@@ -47,6 +47,26 @@ def exchange_record_signing_bytes(record: Mapping[str, Any]) -> bytes:
     return canonicalize(_without(record, EXCHANGE_RECORD_UNSIGNED_FIELDS))
 
 
+def challenge_response_signing_bytes(
+    nonce: str,
+    timestamp: str,
+    *,
+    sip_enabled: bool | None = None,
+    hypervisor_present: bool | None = None,
+) -> bytes:
+    """What a provider signs (DER) to answer a matchmaker challenge with its attestation key.
+
+    `{nonce, timestamp}` plus `sipEnabled` / `hypervisorPresent` only when the machine actually
+    measured them (the reference hardcodes `sipEnabled: true`; an absent value claims nothing).
+    """
+    body: dict[str, Any] = {"nonce": nonce, "timestamp": timestamp}
+    if sip_enabled is not None:
+        body["sipEnabled"] = sip_enabled
+    if hypervisor_present is not None:
+        body["hypervisorPresent"] = hypervisor_present
+    return canonicalize(body)
+
+
 def sign_receipt(receipt: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
     """Return the receipt with `enclaveSignature` (DER, base64) set."""
     body = _without(receipt, ("enclaveSignature",))

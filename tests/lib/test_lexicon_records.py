@@ -209,7 +209,7 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
     (
         ids.COMPUTE_EXCHANGE_POLICY,
         "supportedCurrencies.0",
-        "US",
+        "U",  # two letters (CC) are allowed by the erratum
         "supportedCurrencies[0]",
         "too short",
     ),
@@ -230,7 +230,7 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
     (ids.COMPUTE_JOB, "priceCeiling.amount", "50", "priceCeiling.amount", "got string"),
     (ids.COMPUTE_JOB, "tools.0.function.name", DELETE, "tools[0].function.name", "required"),
     (ids.COMPUTE_JOB, "outputSchema.schema", "x", "outputSchema.schema", "expected object"),
-    (ids.COMPUTE_PAYMENT_AUTHORIZATION, "ceiling.currency", "US", "ceiling.currency", "too short"),
+    (ids.COMPUTE_PAYMENT_AUTHORIZATION, "ceiling.currency", "U", "ceiling.currency", "too short"),
     (ids.COMPUTE_PAYMENT_AUTHORIZATION, "scope", 5, "scope", "expected string"),
     (
         ids.COMPUTE_PAYMENT_AUTHORIZATION,

@@ -393,3 +393,37 @@ async def test_unopenable_sqlite_file_is_database_unavailable(tmp_path: Path) ->
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     error = await _expect_unavailable(sqlite_url(tmp_path / "junk.db"))
     assert "not a database" in str(error)
+
+
+async def test_cancellation_is_not_turned_into_a_storage_error(db_url: str) -> None:
+    """A task cancelled mid-query stops with CancelledError, whatever the driver reported."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from cocore.storage import Database, DatabaseUnavailable
+
+    db = Database.from_url(db_url)
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with db.transaction() as s:
+            started.set()
+            try:
+                await asyncio.sleep(10)
+            finally:
+                # What a driver does when its in-flight query is interrupted.
+                raise DatabaseUnavailable("database connection lost: cancelled")
+            await s.execute(text("SELECT 1"))
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the task finished instead of being cancelled")
+    assert task.cancelled()
+    await db.dispose()

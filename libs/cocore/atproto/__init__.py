@@ -1,7 +1,14 @@
 """ATProto client: XRPC, sessions and records, the firehose, DID resolution, service auth."""
 
 from .client import AtprotoClient, NotLoggedIn
-from .diddoc import atproto_signing_key, did_document_url, handle, p256_jwk_key, pds_endpoint
+from .diddoc import (
+    atproto_signing_key,
+    did_document_url,
+    exchange_settlement_key,
+    handle,
+    p256_jwk_key,
+    pds_endpoint,
+)
 from .errors import (
     AtprotoError,
     AtprotoTimeout,
@@ -142,6 +149,7 @@ __all__ = [
     "decode_frame",
     "did_document_url",
     "error_for",
+    "exchange_settlement_key",
     "get_service_auth",
     "handle",
     "mint_service_jwt",

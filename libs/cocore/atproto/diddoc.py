@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
+from cocore.crypto import CryptoError, PublicKey
 from cocore.syntax import Did, Handle, InvalidSyntaxError, parse_handle
 
 from .errors import InvalidDidDocument, InvalidKey, UnsupportedDid
@@ -101,6 +102,36 @@ def p256_jwk_key(doc: Mapping[str, Any]) -> str | None:
         if x is not None and y is not None:
             return base64.b64encode(x + y).decode("ascii")
     return None
+
+
+EXCHANGE_KEY_ID = "cocore_exchange"
+
+
+def exchange_settlement_key(doc: Mapping[str, Any]) -> PublicKey | None:
+    """The P-256 key an exchange signs settlements with, as its DID document publishes it.
+
+    Either the `#cocore_exchange` verification method (a `Multikey`, or the legacy P-256 type
+    some PLC directories still emit, with `publicKeyMultibase`; or a `publicKeyJwk`), or, for
+    the reference's did:web documents, the first P-256 `publicKeyJwk`. None when there is none.
+    """
+    did = doc.get("id")
+    for method in _list(doc, "verificationMethod"):
+        if method.get("id") not in (f"#{EXCHANGE_KEY_ID}", f"{did}#{EXCHANGE_KEY_ID}"):
+            continue
+        jwk, multibase = method.get("publicKeyJwk"), method.get("publicKeyMultibase")
+        try:
+            if isinstance(jwk, Mapping):
+                return PublicKey.from_jwk(jwk)
+            if isinstance(multibase, str):
+                key = key_from_verification_method(str(method.get("type")), multibase)
+                return (
+                    PublicKey.from_raw_xy(key.public_bytes[1:]) if key.jwt_alg == "ES256" else None
+                )
+        except (InvalidKey, CryptoError):
+            return None
+        return None
+    fallback = p256_jwk_key(doc)
+    return PublicKey.from_cocore_b64(fallback) if fallback is not None else None
 
 
 def _b64url_32(value: Any) -> bytes | None:

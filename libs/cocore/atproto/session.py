@@ -40,9 +40,17 @@ def session_from(body: Any, what: str) -> Session:
     )
 
 
-async def create_account(xrpc: XrpcClient, handle: str, email: str, password: str) -> Session:
-    """Create an account on a PDS that needs no invite (the local dev stack), logged in."""
+async def create_account(
+    xrpc: XrpcClient, handle: str, email: str, password: str, *, recovery_key: str | None = None
+) -> Session:
+    """Create an account on a PDS that needs no invite (the local dev stack), logged in.
+
+    `recovery_key` (a did:key) becomes the new did:plc's first rotation key, so its holder
+    can later sign PLC operations for the account without the PDS.
+    """
     body = {"handle": handle, "email": email, "password": password}
+    if recovery_key is not None:
+        body["recoveryKey"] = recovery_key
     return session_from(await xrpc.procedure(CREATE_ACCOUNT, body), CREATE_ACCOUNT)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from ._compile import Compiler
 from ._loader import default_directory, read_documents
 from ._methods import Body, Method, compile_method
+from .errata import apply_errata
 from .issues import (
     Check,
     Issues,
@@ -50,6 +51,7 @@ class LexiconRegistry:
         """
         root = directory if directory is not None else default_directory()
         docs = read_documents(root)
+        apply_errata({nsid: doc for nsid, (_, doc) in docs.items()})
         compiler = Compiler(docs)
         records: dict[str, Check] = {}
         methods: dict[str, Method] = {}

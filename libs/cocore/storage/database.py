@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ._sqlite import SQLITE_BEGIN
 from .engine import create_engine
-from .errors import PoolExhausted
+from .errors import PoolExhausted, StorageError
 
 
 class Database:
@@ -45,7 +46,7 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session you commit yourself; anything uncommitted is rolled back on exit."""
-        with _pool_timeout_as_storage_error():
+        with _storage_errors():
             async with self._readers() as session:
                 yield session
 
@@ -56,7 +57,7 @@ class Database:
         On SQLite it starts with BEGIN IMMEDIATE, so concurrent writers queue (up to the busy
         timeout) instead of failing when a read snapshot cannot be upgraded to a write.
         """
-        with _pool_timeout_as_storage_error():
+        with _storage_errors():
             async with self._writers() as session, session.begin():
                 yield session
 
@@ -82,9 +83,16 @@ class Database:
 
 
 @contextmanager
-def _pool_timeout_as_storage_error() -> Iterator[None]:
-    # A pool checkout timeout is not a driver error, so the engine's handle_error never sees it.
+def _storage_errors() -> Iterator[None]:
     try:
         yield
     except PoolTimeoutError as e:
+        # A pool checkout timeout is not a driver error, so handle_error never sees it.
         raise PoolExhausted("no pooled database connection became free in time") from e
+    except StorageError as e:
+        # A query cut off by cancellation surfaces from the driver as a lost connection; a
+        # task being cancelled must stop, not be told to retry.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from e
+        raise

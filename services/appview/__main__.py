@@ -1,0 +1,33 @@
+"""Run the AppView: read config, serve until SIGTERM/SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from cocore.rpc import run_until_signal
+
+from .config import AppViewConfig
+from .server import start
+
+log = logging.getLogger("cocore.appview")
+
+
+async def _main() -> None:
+    config = AppViewConfig.from_env(os.environ)
+    app = await start(config)
+    try:
+        await run_until_signal(
+            app.grpc,
+            on_ready=lambda: log.info(
+                "appview ready: grpc %s, xrpc %s", app.grpc.address, app.http_url
+            ),
+        )
+    finally:
+        await app.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main())

@@ -1,0 +1,123 @@
+"""Wiring: the database, ingest, backfill, the feed, and the gRPC and HTTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cocore.atproto import IdentityResolver
+from cocore.errors import CocoreError
+from cocore.rpc import RunningServer, start_server
+from cocore.storage import Database, upgrade
+
+from .accounts import AccountQueries
+from .aggregates import Aggregates
+from .backfill import Backfiller
+from .config import AppViewConfig
+from .events import Events
+from .feed import FeedHub
+from .fetch import RecordFetcher
+from .handlers import register
+from .http import build_app
+from .httpserver import HttpServer, serve_http
+from .ingest import IngestDeps, SourceIngestor
+from .items import Outcome
+from .queries import Queries
+from .read import RecordReader
+from .validate import RecordValidator
+from .verification import Verifier
+from .write import StoreWriter
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class AppView:
+    """A running AppView; `stop()` ends ingest, then the servers, then closes the database."""
+
+    config: AppViewConfig
+    db: Database
+    grpc: RunningServer
+    http: HttpServer
+    hub: FeedHub
+    queries: Queries
+    ingestors: dict[str, SourceIngestor]
+    backfiller: Backfiller
+    resolver: IdentityResolver
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config.http_host}:{self.http.port}"
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.http.stop()
+        await self.grpc.stop()
+        await self.resolver.aclose()
+        await self.db.dispose()
+
+
+async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_now) -> AppView:
+    await upgrade(config.database_url, MIGRATIONS)
+    db = Database.from_url(config.database_url)
+    events = Events()
+    resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
+    reader = RecordReader(db)
+    aggregates = Aggregates(db, clock)
+    verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)
+    queries = Queries(reader, aggregates, AccountQueries(db, reader, aggregates, clock), verifier)
+    hub = FeedHub(db, events)
+    grpc_server = await start_server(config.grpc, register(queries, hub))
+    events.register_into(grpc_server.metrics.registry)
+    http = await serve_http(
+        build_app(queries, events, _health(db)), config.http_host, config.http_port
+    )
+
+    validator = RecordValidator(
+        exchanges=config.exchanges, max_record_bytes=config.max_record_bytes
+    )
+    deps = IngestDeps(db, StoreWriter(db, clock), validator, events, clock)
+    backfiller: Backfiller
+    ingestors: dict[str, SourceIngestor] = {}
+
+    def applied(outcome: Outcome) -> None:
+        hub.publish(outcome)
+        if outcome.new_repos:
+            backfiller.wake()
+
+    for source in config.source_kinds:
+        ingestors[source] = SourceIngestor(source, deps, on_applied=applied)
+    backfiller = Backfiller(
+        deps, resolver, config.source_kinds, on_applied=applied,
+        source_ready=lambda s: ingestors[s].connected, concurrency=config.backfill_concurrency,
+    )  # fmt: skip
+    app = AppView(config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver)
+    for ingestor in ingestors.values():
+        await ingestor.stored_cursor()  # registers the source before the backfiller looks
+        app.tasks.append(asyncio.create_task(ingestor.run()))
+    app.tasks.append(asyncio.create_task(backfiller.run()))
+    return app
+
+
+def _health(db: Database) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            await db.ping()
+        except CocoreError:
+            return False
+        return True
+
+    return check

@@ -1,0 +1,92 @@
+"""Firehose events and listed records → store items, validating every record on the way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from cocore.atproto import AccountEvent, FirehoseEvent, IdentityEvent, RecordOp, SyncEvent
+from cocore.syntax import Nsid
+
+from .events import Events
+from .items import AccountStatus, HandleChange, Item, Put, Rejection, Remove, Resync
+from .validate import Accepted, RecordValidator, Rejected
+
+Op = tuple[str, str, str, Mapping[str, Any]]  # collection, repo, rkey, record
+
+
+def record_item(
+    validator: RecordValidator,
+    events: Events,
+    *,
+    uri: str,
+    collection: Nsid,
+    repo: str,
+    rkey: str,
+    rev: str,
+    cid: str,
+    record: Mapping[str, Any],
+) -> Put | Rejection:
+    verdict = validator.check(collection, repo, rkey, record)
+    return verdict_item(verdict, events, uri=uri, collection=collection, repo=repo, rkey=rkey,
+                        rev=rev, cid=cid)  # fmt: skip
+
+
+def verdict_item(
+    verdict: Accepted | Rejected,
+    events: Events,
+    *,
+    uri: str,
+    collection: Nsid,
+    repo: str,
+    rkey: str,
+    rev: str,
+    cid: str,
+) -> Put | Rejection:
+    if isinstance(verdict, Accepted):
+        return Put(uri, collection, repo, rkey, rev, cid, verdict.body, verdict.columns)
+    events.record_invalid(verdict.reason, uri, verdict.detail)
+    return Rejection(uri, collection, repo, rkey, rev, cid, verdict.reason, verdict.detail)
+
+
+def checks(evts: Iterable[FirehoseEvent]) -> list[Op]:
+    """The records among `evts` that need validating, in order (see `firehose_items`)."""
+    out: list[Op] = []
+    for e in evts:
+        if isinstance(e, RecordOp) and e.record is not None and _carries_record(e):
+            out.append((str(e.collection), str(e.repo), str(e.rkey), e.record))
+    return out
+
+
+def firehose_items(
+    evts: Iterable[FirehoseEvent], verdicts: Sequence[Accepted | Rejected], events: Events
+) -> list[Item]:
+    """Store items for one frame; `verdicts` are those of `checks(evts)`, in order."""
+    pending = iter(verdicts)
+    out: list[Item] = []
+    for e in evts:
+        if isinstance(e, RecordOp):
+            out.append(_op_item(e, pending, events))
+        elif isinstance(e, IdentityEvent):
+            out.append(HandleChange(e.did, e.handle))
+        elif isinstance(e, AccountEvent):
+            out.append(AccountStatus(e.did, e.active, e.status))
+        elif isinstance(e, SyncEvent):
+            out.append(Resync(e.did))
+    return out
+
+
+def _carries_record(op: RecordOp) -> bool:
+    return op.action != "delete" and op.record is not None and op.cid is not None
+
+
+def _op_item(op: RecordOp, verdicts: Iterator[Accepted | Rejected], events: Events) -> Item:
+    if op.action == "delete":
+        return Remove(op.uri, op.collection, op.repo, op.rkey, op.rev)
+    if not _carries_record(op):
+        # A `tooBig` commit carries no blocks: list the repo again rather than guess.
+        events.record_invalid("record-missing", op.uri, "commit carried no record block")
+        return Resync(op.repo)
+    assert op.cid is not None
+    return verdict_item(next(verdicts), events, uri=op.uri, collection=op.collection,
+                        repo=op.repo, rkey=op.rkey, rev=op.rev, cid=op.cid)  # fmt: skip

@@ -1,0 +1,160 @@
+"""One function per business event: a low-cardinality counter and one structured log line.
+
+None of these raise, and none log prompt or completion text (the exchange never sees any).
+Per-settlement events log at DEBUG so the hot path costs a counter increment; rare events
+(grants, policy changes, drift) log at INFO or WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("cocore.exchange")
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_SETTLEMENTS = Counter(
+    "cocore_exchange_settlements", "Receipts handled, by outcome.", ["outcome"], registry=REGISTRY
+)
+_REJECTIONS = Counter(
+    "cocore_exchange_rejections", "Receipts refused, by first finding code.", ["code"],
+    registry=REGISTRY,
+)  # fmt: skip
+_TOKENS = Counter(
+    "cocore_exchange_tokens", "Tokens moved, by transfer kind.", ["kind"], registry=REGISTRY
+)
+_ADMISSIONS = Counter(
+    "cocore_exchange_admissions", "Admissions, by outcome.", ["outcome"], registry=REGISTRY
+)
+_HOLDS = Counter("cocore_exchange_holds_ended", "Holds ended, by how.", ["how"], registry=REGISTRY)
+_OUTBOX = Counter(
+    "cocore_exchange_outbox", "Outbox publish attempts, by result.", ["result"], registry=REGISTRY
+)
+_BATCHES = Counter("cocore_exchange_batches", "Writer batches committed.", registry=REGISTRY)
+_BATCH_COMMANDS = Counter(
+    "cocore_exchange_batch_commands", "Commands applied by committed batches.", registry=REGISTRY
+)
+_DRIFT = Counter(
+    "cocore_exchange_reconcile_drift", "Reconcile findings, by code.", ["code"], registry=REGISTRY
+)
+_RECORDS = Counter(
+    "cocore_exchange_records", "Records issued, by collection.", ["collection"], registry=REGISTRY
+)
+
+
+class _Bridge(Collector):
+    """Exposes these counters through a server's own registry."""
+
+    def collect(self) -> Iterator[Any]:
+        yield from REGISTRY.collect()
+
+
+def install(registry: CollectorRegistry) -> None:
+    registry.register(_Bridge())
+
+
+def _safe(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except (ValueError, TypeError):  # a metrics misuse must never fail a settlement
+        log.debug("metric update failed", exc_info=True)
+
+
+# The per-settlement series, looked up once (labels() costs more than the increment).
+_SETTLED = _SETTLEMENTS.labels("settled")
+_DUPLICATE = _SETTLEMENTS.labels("duplicate")
+_CAPTURED = _TOKENS.labels("capture")
+_FEES = _TOKENS.labels("fee")
+
+
+def settlement_settled(amount: int, fee: int, duplicate: bool) -> None:
+    if duplicate:
+        _safe(_DUPLICATE.inc)
+        return
+    _safe(_SETTLED.inc)
+    _safe(_CAPTURED.inc, amount)
+    _safe(_FEES.inc, fee)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("settlement", extra={"amount": amount, "fee": fee})
+
+
+def settlement_rejected(codes: list[str]) -> None:
+    first = codes[0] if codes else "unknown"
+    _safe(_SETTLEMENTS.labels("rejected").inc)
+    _safe(_REJECTIONS.labels(first).inc)
+    log.info("receipt refused", extra={"codes": codes})
+
+
+def admission(outcome: str) -> None:
+    _safe(_ADMISSIONS.labels(outcome).inc)
+    log.debug("admission", extra={"outcome": outcome})
+
+
+def hold_ended(how: str, amount: int) -> None:
+    _safe(_HOLDS.labels(how).inc)
+    log.debug("hold ended", extra={"how": how, "amount": amount})
+
+
+def minted(kind: str, amount: int) -> None:
+    _safe(_TOKENS.labels(kind).inc, amount)
+    log.info("tokens minted", extra={"kind": kind, "amount": amount})
+
+
+def patronage_distributed(recipients: int, distributed: int, treasury_before: int) -> None:
+    _safe(_TOKENS.labels("patronage").inc, distributed)
+    log.info(
+        "patronage distributed",
+        extra={"recipients": recipients, "distributed": distributed,
+               "treasury_before": treasury_before},
+    )  # fmt: skip
+
+
+def refunded(amount: int) -> None:
+    _safe(_TOKENS.labels("refund").inc, amount)
+    log.info("refund", extra={"amount": amount})
+
+
+def record_issued(collection: str) -> None:
+    _safe(_RECORDS.labels(collection).inc)
+
+
+def outbox_published(count: int) -> None:
+    _safe(_OUTBOX.labels("published").inc, count)
+    log.debug("outbox published", extra={"count": count})
+
+
+def outbox_failed(error_code: str, attempts: int) -> None:
+    _safe(_OUTBOX.labels("failed").inc)
+    log.warning("outbox publish failed", extra={"code": error_code, "attempts": attempts})
+
+
+def batch_committed(commands: int, transfers: int) -> None:
+    _safe(_BATCHES.inc)
+    _safe(_BATCH_COMMANDS.inc, commands)
+    log.debug("batch committed", extra={"commands": commands, "transfers": transfers})
+
+
+def batch_split(commands: int, error_code: str) -> None:
+    log.warning("batch failed; retrying its commands one by one",
+                extra={"commands": commands, "code": error_code})  # fmt: skip
+
+
+def drift(code: str, subject: str) -> None:
+    _safe(_DRIFT.labels(code).inc)
+    log.warning("reconcile drift", extra={"code": code, "subject": subject})
+
+
+def policy_published(uri: str, superseded: int) -> None:
+    log.info("policy published", extra={"uri": uri, "superseded": superseded})
+
+
+def source_error(source: str, code: str) -> None:
+    log.warning("receipt source error", extra={"source": source, "code": code})
+
+
+def identity_key_published(did: str) -> None:
+    log.info("exchange key added to DID document", extra={"did": did})

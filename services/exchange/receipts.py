@@ -1,0 +1,132 @@
+"""Receipts from anywhere: a `ReceiptSource` interface, a PDS-firehose source, and the loop
+that settles every receipt a source yields.
+
+The gateway's `Settle` is the fast path; sources make sure receipts reaching the network any
+other way (another gateway, a retry after an outage) are settled too. A source yields
+batches with an opaque position; the loop settles (or records as refused) every receipt of
+a batch before it commits the position, so a restart resumes without losing any. An AppView
+`WatchRecords` feed can be added behind the same interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from cocore.atproto import Batch, FirehoseConsumer, RecordOp
+from cocore.errors import CocoreError
+from cocore.lexicon import ids
+from cocore.storage import Database
+from cocore.syntax import AtUri
+
+from . import db, events
+from .errors import DependencyUnavailable
+from .exchange import Exchange, Refusal
+from .records import StrongRef
+from .settlement import RejectCommand
+
+CONCURRENCY = 64  # receipts of one batch settled at once (they share the writer's batches)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptEvent:
+    uri: AtUri
+    cid: str | None
+    record: dict[str, Any]
+
+
+class ReceiptSource(Protocol):
+    name: str
+
+    def batches(self) -> AsyncIterator[tuple[list[ReceiptEvent], int | None]]:
+        """Batches of receipts, each with the position to commit once it is handled."""
+        ...
+
+    async def commit(self, position: int) -> None: ...
+
+
+class FirehoseSource:
+    """Receipts created or updated on one PDS (or relay), from its firehose, resumable."""
+
+    def __init__(self, database: Database, service_url: str, clock: Any) -> None:
+        self.name = f"firehose:{service_url}"
+        self.db = database
+        self._url = service_url
+        self._clock = clock
+        self.consumer: FirehoseConsumer | None = None
+
+    async def batches(self) -> AsyncIterator[tuple[list[ReceiptEvent], int | None]]:
+        cursor = await self._cursor()
+        self.consumer = FirehoseConsumer(self._url, cursor=cursor,
+                                         collections=[ids.COMPUTE_RECEIPT])  # fmt: skip
+        try:
+            async for batch in self.consumer:
+                yield _receipts(batch), batch.seq
+        finally:
+            await self.consumer.aclose()
+
+    async def _cursor(self) -> int | None:
+        query = select(db.CURSORS.c.cursor).where(db.CURSORS.c.source == self.name)
+        async with self.db.session() as session:
+            row = (await session.execute(query)).first()
+        return int(row[0]) if row else None
+
+    async def commit(self, position: int) -> None:
+        now: datetime = self._clock()
+        table = db.CURSORS
+        async with self.db.transaction() as session:
+            updated = await session.execute(
+                table.update().where(table.c.source == self.name).values(
+                    cursor=position, updated_at=now
+                )
+            )  # fmt: skip
+            if getattr(updated, "rowcount", 0) == 0:
+                await session.execute(
+                    table.insert().values(source=self.name, cursor=position, updated_at=now)
+                )
+
+
+def _receipts(batch: Batch) -> list[ReceiptEvent]:
+    out = []
+    for event in batch.events:
+        if not isinstance(event, RecordOp) or event.action == "delete" or event.record is None:
+            continue
+        if event.collection == ids.COMPUTE_RECEIPT:
+            out.append(ReceiptEvent(event.uri, event.cid and str(event.cid), event.record))
+    return out
+
+
+async def settle_from(source: ReceiptSource, exchange: Exchange) -> None:
+    """Settle every receipt the source yields, committing its position batch by batch."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(event: ReceiptEvent) -> None:
+        async with limit:
+            await settle_one(exchange, event, source.name)
+
+    async for receipts, position in source.batches():
+        await asyncio.gather(*(one(e) for e in receipts))
+        if position is not None:
+            await source.commit(position)
+
+
+async def settle_one(exchange: Exchange, event: ReceiptEvent, source: str) -> None:
+    """Settle one receipt; a dependency that cannot be fetched now leaves it retryable."""
+    try:
+        bundle = await exchange.assemble(event.uri, event.record, receipt_cid=event.cid)
+        outcome = await exchange.settle(bundle)
+    except DependencyUnavailable as e:
+        events.source_error(source, e.code)
+        receipt = StrongRef(str(event.uri), event.cid or "")
+        await exchange.writer.submit(RejectCommand(receipt, ("dependency-unavailable",), True))
+        return
+    except CocoreError as e:  # one bad receipt must not stop the source
+        events.source_error(source, e.code)
+        return
+    if isinstance(outcome, Refusal):
+        return  # recorded as unsettled by `settle`

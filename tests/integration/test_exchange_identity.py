@@ -1,0 +1,79 @@
+"""The exchange's identity on the real PLC + PDS: account with our rotation key, and a signed PLC
+update that puts the settlement key into the DID document as `#cocore_exchange`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cocore.atproto import IdentityResolver, exchange_settlement_key
+from cocore.atproto.keys import SigningKey as RotationKey
+from cocore.atproto.plc import PlcClient, PlcOperationRefused, sign_operation, update_operation
+from cocore.rpc import ServerConfig
+from cocore.storage import Database, sqlite_url, upgrade
+from services.exchange import identity
+from services.exchange.config import Config
+from services.exchange.server import MIGRATIONS
+from tests.fixtures.atproto import AtprotoStack
+
+pytestmark = pytest.mark.pds
+
+
+def exchange_config(stack: AtprotoStack, tmp_path: Path, **overrides: object) -> Config:
+    handle = stack.new_handle()
+    values: dict[str, object] = {
+        "server": ServerConfig(metrics_port=None, grace_s=1),
+        "db_url": sqlite_url(tmp_path / "exchange.db"),
+        "pds_url": stack.pds_url, "plc_url": stack.plc_url,
+        "handle": handle, "email": f"{handle}@example.com", "key_dir": tmp_path / "keys",
+    }  # fmt: skip
+    values.update(overrides)
+    return Config(**values)  # type: ignore[arg-type]
+
+
+async def test_settlement_key_is_published_in_the_did_document(
+    atproto_stack: AtprotoStack, tmp_path: Path
+) -> None:
+    config = exchange_config(atproto_stack, tmp_path)
+    await upgrade(config.db_url, MIGRATIONS)
+    async with Database.from_url(config.db_url) as database:
+        keys = identity.load_keys(config)
+        did = await identity.establish(config, database, keys)
+        assert await identity.known_did(database) == did
+
+        resolver = IdentityResolver(atproto_stack.plc_url)
+        try:
+            doc = await resolver.resolve_did(did, fresh=True)
+        finally:
+            await resolver.aclose()
+        methods = {m["id"]: m for m in doc["verificationMethod"]}
+        assert "#cocore_exchange" in methods and "#atproto" in methods
+        assert exchange_settlement_key(doc) == keys.settlement.public_key
+
+        plc = PlcClient(atproto_stack.plc_url)
+        try:
+            # A second start changes nothing: the key is already there.
+            assert await identity.publish_settlement_key(plc, did, keys) is False
+            last = await plc.last_operation(did)
+            assert last["rotationKeys"][0] == keys.rotation.public.did_key
+            # Nobody else can rewrite the document: an operation signed by a stranger fails.
+            stranger = RotationKey.generate("ES256")
+            forged = sign_operation(update_operation(last, alsoKnownAs=[]), stranger)
+            with pytest.raises(PlcOperationRefused):
+                await plc.submit(did, forged)
+        finally:
+            await plc.aclose()
+
+
+async def test_a_known_did_lets_the_exchange_start_while_its_pds_is_down(
+    atproto_stack: AtprotoStack, tmp_path: Path
+) -> None:
+    config = exchange_config(atproto_stack, tmp_path)
+    await upgrade(config.db_url, MIGRATIONS)
+    async with Database.from_url(config.db_url) as database:
+        keys = identity.load_keys(config)
+        did = await identity.establish(config, database, keys)
+        offline = exchange_config(atproto_stack, tmp_path, pds_url="http://127.0.0.1:9",
+                                  handle=config.handle)  # fmt: skip
+        assert await identity.establish(offline, database, keys) == did

@@ -1,0 +1,123 @@
+"""Admission, settlement and release end to end through the writer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.exchange.errors import IdempotencyConflict, InsufficientBalance
+from services.exchange.exchange import Refusal
+from services.exchange.ledger_sql import SqlLedgerStore
+from services.exchange.ledger_types import PendingStatus
+from services.exchange.settlement import Settled
+from tests.services.exchange._factory import tampered
+from tests.services.exchange.conftest import Harness
+
+
+async def _audit(h: Harness) -> list[str]:
+    async with h.db.session() as session:
+        conn = await session.connection()
+        return [d.code for d in await SqlLedgerStore(conn).audit("CC")]
+
+
+async def test_admit_settle_release(harness: Harness) -> None:
+    h, f = harness, harness.factory
+    requester, provider = f.did(), f.provider()
+    admitted = await h.exchange.admit(requester, 100_000, "job-1", None, 60)
+    assert admitted.granted and admitted.balance == 1_000_000
+    assert admitted.hold_id is not None
+    view = await h.exchange.balance(requester, touch=False)
+    assert (view.balance, view.available, view.held) == (1_000_000, 900_000, 100_000)
+
+    bundle = f.bundle(requester, provider, tokens_in=40, tokens_out=59, hold_hint=admitted.hold_id)
+    result = await h.exchange.settle(bundle)
+    assert isinstance(result, Settled), result
+    assert (result.amount, result.fee, result.payout) == (99, 4, 95)  # 99 at 500 bps → 4
+    assert result.hold_id == admitted.hold_id and not result.duplicate
+
+    again = await h.exchange.settle(bundle)
+    assert isinstance(again, Settled) and again.duplicate and again.settlement == result.settlement
+
+    req = await h.exchange.balance(requester, touch=False)
+    prov = await h.exchange.balance(provider.did, touch=False)
+    treasury = await h.exchange.balance(h.did, touch=False)
+    assert (req.balance, req.held) == (1_000_000 - 99, 0)
+    assert prov.balance == 1_000_000 + 95  # first touch granted the provider too
+    assert (treasury.balance, treasury.member) == (4, False)  # the treasury is never granted
+    assert await _audit(h) == []
+
+
+async def test_admission_refused_below_the_floor(harness: Harness) -> None:
+    h = harness
+    requester = h.factory.did()
+    await h.exchange.admit(requester, 800_000, "a", None, 60)
+    with pytest.raises(InsufficientBalance) as refused:
+        await h.exchange.admit(requester, 100_001, "b", None, 60)
+    assert refused.value.details == {
+        "balance": 1_000_000, "available": 200_000, "required": 200_001, "short_by": 1,
+    }  # fmt: skip
+    replay = await h.exchange.admit(requester, 800_000, "a", None, 60)
+    assert replay.replayed
+    with pytest.raises(IdempotencyConflict):
+        await h.exchange.admit(requester, 5, "a", None, 60)
+    state = await h.exchange.release(replay.hold_id or "")
+    assert state.status is PendingStatus.VOIDED and state.changed
+    assert (await h.exchange.release(replay.hold_id or "")).changed is False
+    assert await _audit(h) == []
+
+
+async def test_tampered_receipt_is_refused_and_moves_nothing(harness: Harness) -> None:
+    h, f = harness, harness.factory
+    requester, provider = f.did(), f.provider()
+    bundle = f.bundle(requester, provider)
+    bad = tampered(bundle, price={"amount": 5_000, "currency": "CC"})
+    result = await h.exchange.settle(bad)
+    assert isinstance(result, Refusal)
+    assert "signature-invalid" in result.codes
+    assert (await h.exchange.balance(requester, touch=False)).member is False
+    assert await _audit(h) == []
+
+
+async def test_authorizations_are_consumed_per_requester_and_nonce(harness: Harness) -> None:
+    """Nonces are public: another DID reusing yours must not block your provider's pay."""
+    h, f = harness, harness.factory
+    alice, mallory, provider = f.did(), f.did(), f.provider()
+    nonce = "ab" * 16
+    stolen = f.bundle(mallory, provider, auth=f.authorization(mallory, nonce=nonce))
+    mine = f.bundle(alice, provider, auth=f.authorization(alice, nonce=nonce))
+    assert isinstance(await h.exchange.settle(stolen), Settled)
+    assert isinstance(await h.exchange.settle(mine), Settled)
+    # … while a second receipt on alice's single-use authorization is a replay.
+    again = f.bundle(alice, provider, auth=f.authorization(alice, nonce=nonce))
+    refused = await h.exchange.settle(again)
+    assert isinstance(refused, Refusal) and refused.codes == ("authorization-already-consumed",)
+
+
+async def test_a_session_authorization_stops_at_its_budget(harness: Harness) -> None:
+    h, f = harness, harness.factory
+    requester, provider = f.did(), f.provider()
+    session = f.authorization(requester, scope="session", budget=120, ceiling=100)
+    first = f.bundle(requester, provider, tokens_out=50, auth=session)
+    second = f.bundle(requester, provider, tokens_out=50, auth=session)
+    third = f.bundle(requester, provider, tokens_out=50, auth=session)
+    assert isinstance(await h.exchange.settle(first), Settled)
+    assert isinstance(await h.exchange.settle(second), Settled)
+    refused = await h.exchange.settle(third)
+    assert isinstance(refused, Refusal) and refused.codes == ("session-budget-exceeded",)
+
+
+async def test_pro_bono_moves_nothing_and_consumes_nothing(harness: Harness) -> None:
+    h, f = harness, harness.factory
+    requester, provider = f.did(), f.provider()
+    auth = f.authorization(requester)
+    free = await h.exchange.settle(f.bundle(requester, provider, pro_bono=True, auth=auth))
+    assert isinstance(free, Settled) and (free.amount, free.fee, free.payout) == (0, 0, 0)
+    paid = await h.exchange.settle(f.bundle(requester, provider, tokens_out=100, auth=auth))
+    assert isinstance(paid, Settled) and paid.amount == 100
+    assert await _audit(h) == []
+
+
+async def test_a_receipt_priced_off_the_rate_is_refused(harness: Harness) -> None:
+    h, f = harness, harness.factory
+    bundle = f.bundle(f.did(), f.provider(), tokens_out=100, price=102)
+    refused = await h.exchange.settle(bundle)
+    assert isinstance(refused, Refusal) and refused.codes == ("price-rate-mismatch",)
