@@ -22,7 +22,7 @@ from cocore.errors import CocoreError
 from cocore.syntax import Did, parse_did, parse_nsid, parse_tid
 
 from .db import new_repo_row, repos, sources
-from .ingest import IngestDeps, reraise_if_cancelled
+from .ingest import IngestDeps
 from .items import Item, Outcome, Prune, WriteBatch
 from .translate import record_item
 
@@ -59,7 +59,6 @@ class Backfiller:
                 await self._discover()
                 claimed = await self._claim(self._concurrency * 4)
             except CocoreError as e:  # the database is down: wait and try again
-                reraise_if_cancelled(e)
                 self._deps.events.backfill_failed("(queue)", e)
                 claimed = []
             if claimed:
@@ -74,7 +73,6 @@ class Backfiller:
             try:
                 await self.backfill(parse_did(did), source)
             except (CocoreError, OSError) as e:
-                reraise_if_cancelled(e)
                 self._deps.events.backfill_failed(did, e)
                 await self._retry_later(did)
 

@@ -50,14 +50,6 @@ class _Marker:
     seq: int
 
 
-def reraise_if_cancelled(error: BaseException) -> None:
-    """cocore.storage reports a query cancelled mid-flight as DatabaseUnavailable; a task
-    being cancelled must still stop, not retry."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from error
-
-
 @dataclass(frozen=True, slots=True)
 class IngestDeps:
     """What the ingest and backfill paths share."""
@@ -99,7 +91,6 @@ class SourceIngestor:
             try:
                 await self._run_once()
             except (CocoreError, OSError) as e:
-                reraise_if_cancelled(e)
                 self._deps.events.ingest_failed(self.source, e)
                 await asyncio.sleep(self._backoff.delay())
 
