@@ -129,7 +129,7 @@ bench-appview: $(STAMP) ## AppView ingest events/s (50k recorded commits) and li
 	$(PY) -m bench.appview
 
 .PHONY: bench-serving
-bench-serving: $(STAMP) ## provider engine vs mlx_lm.server on the tiny model, concurrency 1 and 8
+bench-serving: $(STAMP) ## (a) engine vs mlx_lm.server, concurrency 1 and 8; (b) pick p99 at 10k providers; (c) 10k provider streams
 	$(PY) -m bench.serving
 
 # ---------------------------------------------------------------- models

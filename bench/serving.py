@@ -32,6 +32,8 @@ import httpx
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+from bench.serving_pool import part_b_pick_latency
+from bench.serving_streams import part_c_provider_streams
 from services.provider.engine import (
     EngineConfig,
     Finish,
@@ -267,7 +269,11 @@ async def part_smollm2() -> None:
         print(f"time to first token: {run.ttft_s:.2f} s (prompt processing, 4-bit on CPU)")
 
 
-PARTS: dict[str, Callable[[], Awaitable[None]]] = {"a": part_a_engine_vs_server}
+PARTS: dict[str, Callable[[], Awaitable[None]]] = {
+    "a": part_a_engine_vs_server,
+    "b": part_b_pick_latency,  # bench/serving_pool.py
+    "c": part_c_provider_streams,  # bench/serving_streams.py
+}
 
 
 def main() -> None:

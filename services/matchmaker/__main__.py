@@ -1,0 +1,32 @@
+"""`python -m services.matchmaker`: read the config, serve until SIGTERM, drain, exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from .config import MatchmakerConfig
+from .server import start
+
+log = logging.getLogger("cocore.matchmaker")
+
+
+async def main() -> None:
+    config = MatchmakerConfig.from_env(os.environ)
+    service = await start(config)
+    log.info("matchmaker %s listening on %s", config.replica_id, service.address)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    # Drain: no new streams or picks here, running jobs finish within the grace, then close.
+    log.info("matchmaker %s draining", config.replica_id)
+    await service.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,70 @@
+"""gRPC servicers: thin adapters from messages to the pool, the streams and the dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cocore.errors import CocoreError
+from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
+from cocore.proto.matchmaker.v1 import matchmaker_pb2_grpc as pb_grpc
+
+from .api import candidate, pick_filter, provider_info
+from .dispatch.front import Dispatcher
+from .errors import PickRefused, StreamClosed
+from .service_auth import FORWARDED_HEADER, ServiceCredential
+from .streams.connection import ProviderStream
+from .streams.hub import Hub
+
+
+class ProviderLinkServicer(pb_grpc.ProviderLinkServicer):
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def Connect(self, requests: AsyncIterator[pb.ProviderFrame], context: Any) -> None:
+        if self._hub.draining:
+            raise StreamClosed("the matchmaker is shutting down", code="matchmaker_draining")
+        stream = ProviderStream(self._hub, requests, context)
+        try:
+            await stream.run()
+        except CocoreError as e:
+            if stream.entry is None:
+                self._hub.events.registration_refused(e.code)
+            raise
+
+
+class MatchmakerServicer(pb_grpc.MatchmakerServicer):
+    def __init__(self, hub: Hub, dispatcher: Dispatcher, credential: ServiceCredential) -> None:
+        self._hub = hub
+        self._dispatcher = dispatcher
+        self._credential = credential
+
+    async def Pick(self, request: pb.PickRequest, context: Any) -> pb.PickResponse:
+        self._credential.check(context)
+        f = pick_filter(request)
+        try:
+            picks = self._hub.pool.pick(f, request.max_candidates or 1)
+        except PickRefused as e:
+            self._hub.events.pick_refused(e.code)
+            raise
+        return pb.PickResponse(candidates=[candidate(p, f.requester_did) for p in picks])
+
+    async def Dispatch(
+        self, request: pb.DispatchRequest, context: Any
+    ) -> AsyncIterator[pb.DispatchEvent]:
+        metadata = self._credential.check(context)
+        forwarded = FORWARDED_HEADER in metadata
+        async for event in self._dispatcher.dispatch(request, forwarded=forwarded):
+            yield event
+
+    async def ListProviders(
+        self, request: pb.ListProvidersRequest, context: Any
+    ) -> pb.ListProvidersResponse:
+        self._credential.check(context)
+        now = self._hub.wall_clock()
+        rows = [
+            provider_info(e, self._hub.pool, now)
+            for e in self._hub.pool.entries()
+            if not request.model or request.model in e.models
+        ]
+        return pb.ListProvidersResponse(providers=rows)

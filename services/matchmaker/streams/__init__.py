@@ -1,0 +1,1 @@
+"""Provider streams: registration and auth, the connection loop, job sessions and resume."""
