@@ -128,6 +128,10 @@ bench-exchange: $(STAMP) ## exchange: verified settlements/s and treasury-hot tr
 bench-appview: $(STAMP) ## AppView ingest events/s (50k recorded commits) and listReceipts p50/p99 at 1M receipts, SQLite + PostgreSQL
 	$(PY) -m bench.appview
 
+.PHONY: bench-gateway
+bench-gateway: $(STAMP) atp-install ## whole paid path (Envoy+gateway+exchange+matchmaker+provider) vs the engine: p50/p99 added, req/s at 16
+	$(PY) -m bench.gateway
+
 .PHONY: bench-serving
 bench-serving: $(STAMP) ## (a) engine vs mlx_lm.server, concurrency 1 and 8; (b) pick p99 at 10k providers; (c) 10k provider streams
 	$(PY) -m bench.serving

@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.atproto",
     "tests.fixtures.models",
+    "tests.fixtures.network",
 ]
 
 

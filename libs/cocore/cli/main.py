@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cocore.errors import CocoreError
 
-from . import records, verify
+from . import account, records, verify
 
 EXIT_BAD_INPUT = 2
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     records.register(commands)
     verify.register(commands)
+    account.register(commands)
     return parser
 
 

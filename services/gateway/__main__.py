@@ -1,0 +1,31 @@
+"""`python -m services.gateway`: read the config, serve until SIGTERM, drain, exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from .config import GatewayConfig
+from .server import start
+
+log = logging.getLogger("cocore.gateway")
+
+
+async def main() -> None:
+    config = GatewayConfig.from_env(os.environ)
+    gateway = await start(config)
+    log.info("gateway HTTP on %s, ext_authz on %s", gateway.url, gateway.authz.address)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("gateway draining")
+    await gateway.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,92 @@
+"""One function per business event: a low-cardinality metric and one structured log line.
+
+None of these raise, and none log prompt or completion text (the gateway holds plaintext only
+in memory, for the request it serves). Hot-path events log at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("cocore.gateway")
+REGISTRY = CollectorRegistry(auto_describe=True)
+_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120)
+
+_REQUESTS = Counter(
+    "cocore_gateway_requests", "HTTP answers, by route and status.", ["route", "status"],
+    registry=REGISTRY,
+)  # fmt: skip
+_ERRORS = Counter(
+    "cocore_gateway_errors", "Error answers, by stable code.", ["code"], registry=REGISTRY
+)
+_JOBS = Counter("cocore_gateway_jobs", "Jobs ended, by outcome.", ["outcome"], registry=REGISTRY)
+_SETTLE = Counter(
+    "cocore_gateway_settlements", "Fast-path settlements, by result.", ["result"], registry=REGISTRY
+)
+_OUTBOX = Counter(
+    "cocore_gateway_outbox", "Outbox writes, by result.", ["result"], registry=REGISTRY
+)
+_AUTHZ = Counter(
+    "cocore_gateway_ext_authz", "Edge auth checks, by verdict.", ["verdict"], registry=REGISTRY
+)
+_TTFT = Histogram(
+    "cocore_gateway_first_chunk_seconds", "Request to first chunk.", buckets=_BUCKETS_S,
+    registry=REGISTRY,
+)  # fmt: skip
+_DURATION = Histogram(
+    "cocore_gateway_job_seconds", "Request to completion.", buckets=_BUCKETS_S, registry=REGISTRY
+)
+
+
+class _Bridge(Collector):
+    def collect(self) -> Iterator[Any]:
+        yield from REGISTRY.collect()
+
+
+def install(registry: CollectorRegistry) -> None:
+    registry.register(_Bridge())
+
+
+def answered(route: str, status: int, code: str | None = None) -> None:
+    _REQUESTS.labels(route, str(status)).inc()
+    if code is not None:
+        _ERRORS.labels(code).inc()
+        log.info("request_refused route=%s status=%d code=%s", route, status, code)
+
+
+def first_chunk(seconds: float) -> None:
+    _TTFT.observe(seconds)
+
+
+def job_ended(outcome: str, seconds: float) -> None:
+    _JOBS.labels(outcome).inc()
+    _DURATION.observe(seconds)
+    log.debug("job_ended outcome=%s seconds=%.3f", outcome, seconds)
+
+
+def settled(result: str, codes: tuple[str, ...] = ()) -> None:
+    _SETTLE.labels(result).inc()
+    level = logging.DEBUG if result == "settled" else logging.WARNING
+    log.log(level, "settlement result=%s codes=%s", result, ",".join(codes))
+
+
+def records_published(count: int) -> None:
+    _OUTBOX.labels("published").inc(count)
+
+
+def outbox_retry(code: str) -> None:
+    _OUTBOX.labels("retry").inc()
+    log.warning("outbox_retry code=%s", code)
+
+
+def edge_auth(verdict: str) -> None:
+    _AUTHZ.labels(verdict).inc()
+
+
+def account_event(kind: str, did: str) -> None:
+    log.info("account_%s did=%s", kind, did)

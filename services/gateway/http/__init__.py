@@ -1,0 +1,1 @@
+"""The gateway's HTTP surface (Starlette): OpenAI routes, account procedures, OpenAPI."""

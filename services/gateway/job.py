@@ -1,0 +1,196 @@
+"""One running job: its dispatch events opened into deltas, its end, and its hold's fate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cocore.crypto import ReplyOpener
+
+from . import events
+from .errors import (
+    GatewayError,
+    InvalidRequest,
+    NoProviders,
+    ProviderError,
+    ProviderTimeout,
+)
+from .exchange_client import Hold, Settled
+from .inference import InferenceRequest
+from .matchmaker_client import Chunks, Completed, Event, Failed, Failover, Started
+from .output import Delta, Opened
+from .policy import Policy
+from .pricing import rate_price
+from .records import JobRecords
+from .settle import SettleJob
+
+if TYPE_CHECKING:
+    from .paid import Caller, PaidPath
+
+_TIMEOUTS = ("first_chunk_timeout", "idle_timeout", "accept_timeout", "deadline_exceeded")
+_BUSY = ("no_attempt", "no_attempt_left", "at_capacity", "providers_busy", "model_not_loaded",
+         "provider_disconnected", "attempt_ended", "draining")  # fmt: skip
+_REFUSED_INPUT = ("invalid_request", "context_too_long", "input_too_large")
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    tokens_in: int
+    tokens_out: int
+    finish_reason: str
+    receipt_uri: str
+    price: int
+
+
+@dataclass
+class RunningJob:
+    paid: PaidPath
+    caller: Caller
+    req: InferenceRequest
+    policy: Policy
+    records: JobRecords
+    hold: Hold
+    openers: list[ReplyOpener]
+    events: AsyncIterator[Event]
+    started_at: float
+    tpm: int
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: int = field(default_factory=lambda: int(time.time()))
+    provider_did: str = ""
+    machine_id: str = ""
+    finished: Finished | None = None
+    settlement: asyncio.Task[Settled | None] | None = None
+    _buffer: list[Event] = field(default_factory=list)
+    _opened: Opened | None = None
+    _hold_open: bool = True
+
+    async def prime(self) -> None:
+        """Read until the first chunk (or the end): failover happens before it, and a job
+        that never streams fails with a real HTTP status instead of an SSE error frame."""
+        try:
+            async for event in self.events:
+                self._buffer.append(event)
+                if isinstance(event, Started):
+                    self._started(event)
+                if isinstance(event, Chunks | Completed | Failed):
+                    if isinstance(event, Chunks):
+                        events.first_chunk(time.monotonic() - self.started_at)
+                    break
+            else:
+                self._buffer.append(Failed("stream_ended", "the dispatch ended early"))
+            if isinstance(self._buffer[-1], Failed):
+                raise _error(self._buffer[-1])
+        except BaseException:
+            await self.close("refused")
+            raise
+
+    async def deltas(self) -> AsyncIterator[Delta | Finished]:
+        """The job's output; raises a GatewayError if it fails part-way."""
+        try:
+            async for event in self._source():
+                if isinstance(event, Started):
+                    self._started(event)
+                elif isinstance(event, Chunks):
+                    assert self._opened is not None, "chunks before a started event"
+                    for delta in self._opened.open(event.first_seq, event.chunks):
+                        yield delta
+                elif isinstance(event, Completed):
+                    yield self._complete(event)
+                    return
+                elif isinstance(event, Failed):
+                    raise _error(event)
+                elif isinstance(event, Failover):
+                    continue
+            raise ProviderError("the provider stream ended early", code="stream_ended")
+        finally:
+            await self.close("failed" if self.finished is None else "completed")
+
+    async def _source(self) -> AsyncIterator[Event]:
+        while self._buffer:
+            yield self._buffer.pop(0)
+        async for event in self.events:
+            yield event
+
+    def _started(self, event: Started) -> None:
+        self.provider_did, self.machine_id = event.did, event.machine_id
+        self._opened = Opened(self.openers[event.attempt])
+
+    def _complete(self, event: Completed) -> Finished:
+        assert self._opened is not None
+        expected = event.output_cipher_commitment
+        if expected and expected != self._opened.cipher_commitment():
+            raise ProviderError("the reply bytes do not match the provider's commitment",
+                                code="output_commitment_mismatch")  # fmt: skip
+        price = 0 if self.req.routing.pro_bono else rate_price(
+            event.tokens_in, event.tokens_out, self.policy.rate)  # fmt: skip
+        reason = event.finish_reason
+        if self._opened.tool_calls and reason == "stop":
+            reason = "tool_calls"
+        self.finished = Finished(
+            event.tokens_in, event.tokens_out, reason, event.receipt_uri, price
+        )
+        key = self.caller.key
+        self.paid.limiter.record_tokens(key.id, event.tokens_in + event.tokens_out, self.tpm)
+        self.paid.keys.spend(key.id, price)
+        if event.receipt_uri:
+            self._hold_open = False  # the settler captures or releases it now
+            self.settlement = self.paid.settler.submit(
+                SettleJob(self.records, self.hold.hold_id, event.receipt_uri, event.receipt_cid)
+            )
+        return self.finished
+
+    async def close(self, outcome: str) -> None:
+        """End the dispatch (cancelling the provider if it still runs); free an unused hold."""
+        close = getattr(self.events, "aclose", None)
+        if close is not None:
+            await close()
+        if self._hold_open:
+            self._hold_open = False
+            await self.paid.exchange.release(self.hold.hold_id)
+            events.job_ended(outcome, time.monotonic() - self.started_at)
+        elif outcome == "completed":
+            events.job_ended(outcome, time.monotonic() - self.started_at)
+
+    @property
+    def content(self) -> str:
+        return "".join(self._opened.content) if self._opened else ""
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._opened.reasoning) if self._opened else ""
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return list(self._opened.tool_calls) if self._opened else []
+
+    def x_cocore(self, settled: Settled | None = None) -> dict[str, Any]:
+        """Which records this answer left behind (the `x_cocore` object and headers)."""
+        f = self.finished
+        price = (
+            settled.amount if settled is not None and settled.settled else (f.price if f else None)
+        )
+        return {
+            "job_uri": self.records.job.uri,
+            "authorization_uri": self.records.authorization.uri,
+            "receipt_uri": (f.receipt_uri or None) if f else None,
+            "settlement_uri": settled.settlement_uri if settled and settled.settled else None,
+            "provider_did": self.provider_did or None,
+            "price": None if price is None else {"amount": price, "currency": self.policy.currency},
+            "price_ceiling": {"amount": self.records.ceiling, "currency": self.policy.currency},
+        }
+
+
+def _error(event: Failed) -> GatewayError:
+    details = {"provider_code": event.code}
+    if event.code in _TIMEOUTS or event.code.endswith("_timeout"):
+        return ProviderTimeout("the provider did not answer in time", details=details)
+    if event.code in _BUSY:
+        return NoProviders("no provider could take this job now", details=details)
+    if event.code in _REFUSED_INPUT:
+        return InvalidRequest(f"the provider refused the input ({event.code})",
+                              code=event.code, details=details)  # fmt: skip
+    return ProviderError(f"the provider failed ({event.code})", details=details)

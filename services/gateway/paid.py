@@ -1,0 +1,200 @@
+"""The paid path: key → DID → admit (hold) → pick → seal → dispatch → stream → settle.
+
+Admission, the pick and queueing the job records run concurrently; the records' strongRefs
+were computed locally, so nothing waits for the requester's PDS (§6 item 17). The hold is
+released on every path that does not end in a receipt (§6 item 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cocore.canonical import canonicalize
+from cocore.crypto import KeyFormatError, ReplyOpener, SealScheme, seal_request, sha256_hex
+from cocore.syntax import TidClock, parse_did
+
+from . import pricing
+from .errors import GatewayError, InsufficientBalance, Unavailable
+from .exchange_client import ExchangeClient, Hold
+from .friends import Friends
+from .inference import InferenceRequest
+from .job import RunningJob
+from .keys import KeyInfo, KeyStore
+from .matchmaker_client import Attempt, Candidate, JobSpec, MatchmakerClient, PickQuery
+from .outbox import Outbox
+from .policy import Policy, PolicySource
+from .ratelimit import RateLimiter
+from .records import JobRecords, build
+from .settle import Settler
+from .terms import TermsGate
+
+# When several steps fail at once, the answer names the most fundamental problem.
+_PRIORITY = ("invalid_request", "model_not_found", "insufficient_balance", "budget_exceeded")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    did: str
+    key: KeyInfo
+
+
+@dataclass
+class PaidPath:
+    policies: PolicySource
+    terms: TermsGate
+    friends: Friends
+    keys: KeyStore
+    limiter: RateLimiter
+    exchange: ExchangeClient
+    matchmaker: MatchmakerClient
+    outbox: Outbox
+    settler: Settler
+    clock: Callable[[], datetime]
+    job_ttl_s: int = 3600
+    hold_ttl_s: int = 900
+    failover_candidates: int = 3
+    default_rpm: int = 0
+    default_tpm: int = 0
+    tids: TidClock = field(default_factory=TidClock)
+    nonce: Callable[[], str] = field(default=lambda: os.urandom(16).hex())
+
+    def limits(self, key: KeyInfo) -> tuple[int, int]:
+        rpm = key.requests_per_minute if key.requests_per_minute is not None else self.default_rpm
+        tpm = key.tokens_per_minute if key.tokens_per_minute is not None else self.default_tpm
+        return rpm, tpm
+
+    async def start(self, caller: Caller, req: InferenceRequest) -> RunningJob:
+        started = time.monotonic()
+        policy = await self.policies.current()
+        await self.terms.require(caller.did, policy)
+        rpm, tpm = self.limits(caller.key)
+        self.limiter.admit(caller.key.id, rpm, tpm)
+        ceiling = 0 if req.routing.pro_bono else _ceiling(req, policy)
+        self._check_budget(caller.key, ceiling)
+        accepted = await self._accepted(caller.did, req)
+        records = build(
+            parse_did(caller.did), req, policy, ceiling=ceiling,
+            input_commitment=sha256_hex(req.input_bytes), accepted_providers=accepted,
+            now=self.clock(), ttl_s=self.job_ttl_s, tids=self.tids, nonce=self.nonce,
+        )  # fmt: skip
+        hold, candidates = await self._admit_and_pick(caller, req, policy, records, accepted)
+        attempts, openers = _seal(candidates, req.input_bytes)
+        job = RunningJob(
+            paid=self, caller=caller, req=req, policy=policy, records=records, hold=hold,
+            openers=openers, started_at=started, tpm=tpm,
+            events=self.matchmaker.dispatch(_spec(caller.did, req, records, policy), attempts),
+        )  # fmt: skip
+        await job.prime()
+        return job
+
+    def _check_budget(self, key: KeyInfo, ceiling: int) -> None:
+        if key.budget is not None and self.keys.spent(key) + ceiling > key.budget:
+            raise InsufficientBalance(
+                f"this key's budget ({key.budget}) cannot cover a request that may cost "
+                f"{ceiling}", code="budget_exceeded",
+                details={"budget": key.budget, "spent": self.keys.spent(key), "ceiling": ceiling},
+            )  # fmt: skip
+
+    async def _accepted(self, did: str, req: InferenceRequest) -> list[str]:
+        pinned = [req.routing.provider] if req.routing.provider else []
+        if not req.routing.friends_only:
+            return pinned
+        friends = list(await self.friends.of(did))
+        return [p for p in pinned if p in friends] if pinned else friends
+
+    async def _admit_and_pick(
+        self, caller: Caller, req: InferenceRequest, policy: Policy, records: JobRecords,
+        accepted: list[str],
+    ) -> tuple[Hold, list[Candidate]]:  # fmt: skip
+        r = req.routing
+        query = PickQuery(
+            model=req.model, requester_did=caller.did, min_trust=r.min_trust,
+            accepted_providers=tuple(accepted) if r.provider else (),
+            friends=tuple(accepted) if r.friends_only else None, country=r.country,
+            min_version=r.min_version, needs_tools=req.needs_tools, pro_bono=r.pro_bono,
+            max_candidates=1 if r.provider else self.failover_candidates,
+        )  # fmt: skip
+        admit: Awaitable[Hold] = (
+            _no_hold() if r.pro_bono else self.exchange.admit(
+                did=caller.did, amount=records.ceiling, currency=policy.currency,
+                key=records.key, job_uri=records.job.uri, ttl_s=self.hold_ttl_s,
+            )
+        )  # fmt: skip
+        queued = self.outbox.enqueue(caller.did, records.key,
+                                     [records.authorization, records.job])  # fmt: skip
+        hold, picked, enqueued = await asyncio.gather(
+            admit, self.matchmaker.pick(query), queued, return_exceptions=True
+        )
+        failures = [x for x in (hold, picked, enqueued) if isinstance(x, BaseException)]
+        if not failures:
+            assert isinstance(hold, Hold) and isinstance(picked, list)
+            return hold, picked
+        if isinstance(hold, Hold):
+            await self.exchange.release(hold.hold_id)
+        if not isinstance(enqueued, BaseException):
+            await self.outbox.cancel(records.key)
+        raise _first(failures)
+
+
+async def _no_hold() -> Hold:
+    return Hold("", 0)
+
+
+def _first(failures: list[BaseException]) -> BaseException:
+    known = [f for f in failures if isinstance(f, GatewayError)]
+    for code in _PRIORITY:
+        for f in known:
+            if f.code == code:
+                return f
+    if known:
+        return known[0]
+    other = failures[0]
+    if not isinstance(other, Exception):
+        return other  # cancellation and the like travel on unchanged
+    return Unavailable("a gateway dependency failed", code="dependency_failed")
+
+
+def _ceiling(req: InferenceRequest, policy: Policy) -> int:
+    bound = pricing.input_token_bound(len(req.input_bytes), req.spec_json_bytes, req.message_count)
+    return pricing.ceiling(bound, req.sampling.max_tokens, policy.rate)
+
+
+def _seal(candidates: list[Candidate], plaintext: bytes) -> tuple[list[Attempt], list[ReplyOpener]]:
+    attempts, openers = [], []
+    for c in candidates:
+        try:
+            blob, pub, opener = seal_request(
+                SealScheme(c.enc_scheme), c.encryption_pub_key, plaintext
+            )
+        except (KeyFormatError, ValueError):
+            continue  # a malformed key: skip this machine, the next candidate may serve
+        attempts.append(Attempt(c.lease, blob, pub, c.enc_scheme))
+        openers.append(opener)
+    if not attempts:
+        raise Unavailable("no candidate provider had a usable encryption key",
+                          code="no_providers_available")  # fmt: skip
+    return attempts, openers
+
+
+def _milli(value: float | None) -> int | None:
+    return None if value is None else round(value * 1000)
+
+
+def _spec(did: str, req: InferenceRequest, records: JobRecords, policy: Policy) -> JobSpec:
+    s = req.sampling
+    return JobSpec(
+        requester_did=did, model=req.model, input_format=req.input_format,
+        max_tokens=s.max_tokens, temperature_milli=_milli(s.temperature),
+        top_p_milli=_milli(s.top_p), seed=s.seed, stop=s.stop,
+        tools_json=canonicalize(req.tools) if req.tools else b"",
+        tool_choice=req.tool_choice, tool_choice_function=req.tool_choice_function,
+        output_schema_json=canonicalize(req.output_schema) if req.output_schema else b"",
+        job=(records.job.uri, records.job.cid),
+        authorization=(records.authorization.uri, records.authorization.cid),
+        price_ceiling=(records.ceiling, policy.currency), pro_bono=req.routing.pro_bono,
+    )  # fmt: skip

@@ -1,0 +1,212 @@
+"""The receipt outbox: receipts wait in SQLite until the PDS has them, retried with backoff.
+
+A receipt is `held` from the moment the job completes until the matchmaker confirms the
+requester got the whole answer; then it is `pending` (published as soon as the PDS answers)
+or, if the job was cancelled or abandoned instead, deleted — nobody is billed for an answer
+they never received. Held rows left by a previous process are dropped at start for the same
+reason (their delivery is unknown). Publishing is a `putRecord` at the receipt's own rkey, so
+a retry after a lost response rewrites the same bytes: idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, update
+
+from cocore.atproto import AtprotoClient, AtprotoError
+from cocore.errors import DeadlineExceeded, ResourceExhausted, Unauthenticated, Unavailable
+from cocore.storage import Database, sqlite_url, upgrade
+from cocore.syntax import parse_nsid, parse_record_key
+
+from . import events
+from .db import OutboxRecord
+from .records.receipt import SignedReceipt
+
+log = logging.getLogger("cocore.provider.outbox")
+MIGRATIONS = Path(__file__).parent / "migrations"
+Clock = Callable[[], datetime]
+RETRYABLE = (Unavailable, DeadlineExceeded, ResourceExhausted, Unauthenticated)
+
+
+class Outbox:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self._clock = clock
+
+    @classmethod
+    async def open(cls, path: Path, clock: Clock) -> Outbox:
+        url = sqlite_url(path)
+        await upgrade(url, MIGRATIONS)
+        path.chmod(0o600)
+        return cls(Database.from_url(url), clock)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def hold(self, receipt: SignedReceipt) -> None:
+        now = self._clock()
+        async with self.db.transaction() as s:
+            s.add(OutboxRecord(
+                rkey=str(receipt.rkey), collection=receipt.record["$type"], uri=receipt.uri,
+                cid=receipt.cid, record=receipt.record, state="held", attempts=0, last_error="",
+                next_attempt_at=now, created_at=now, updated_at=now,
+            ))  # fmt: skip
+
+    async def release(self, rkey: str, *, delivered: bool) -> None:
+        """The job's fate is known: publish its receipt, or forget it."""
+        async with self.db.transaction() as s:
+            rows = OutboxRecord.rkey == rkey, OutboxRecord.state == "held"
+            if delivered:
+                await s.execute(update(OutboxRecord).where(*rows).values(
+                    state="pending", next_attempt_at=self._clock(), updated_at=self._clock()
+                ))  # fmt: skip
+            else:
+                await s.execute(delete(OutboxRecord).where(*rows))
+
+    async def drop_held(self) -> int:
+        async with self.db.transaction() as s:
+            result = await s.execute(delete(OutboxRecord).where(OutboxRecord.state == "held"))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def due(self, limit: int = 16) -> list[OutboxRecord]:
+        async with self.db.session() as s:
+            query = (
+                select(OutboxRecord)
+                .where(
+                    OutboxRecord.state == "pending", OutboxRecord.next_attempt_at <= self._clock()
+                )
+                .order_by(OutboxRecord.created_at)
+                .limit(limit)
+            )
+            return list((await s.scalars(query)).all())
+
+    async def next_attempt_at(self) -> datetime | None:
+        async with self.db.session() as s:
+            query = select(func.min(OutboxRecord.next_attempt_at)).where(
+                OutboxRecord.state == "pending"
+            )
+            return (await s.execute(query)).scalar()
+
+    async def get(self, rkey: str) -> OutboxRecord | None:
+        async with self.db.session() as s:
+            return await s.get(OutboxRecord, rkey)
+
+    async def mark(self, rkey: str, state: str, error: str = "", delay_s: float = 0.0) -> None:
+        now = self._clock()
+        async with self.db.transaction() as s:
+            await s.execute(update(OutboxRecord).where(OutboxRecord.rkey == rkey).values(
+                state=state, last_error=error, updated_at=now,
+                attempts=OutboxRecord.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=delay_s),
+            ))  # fmt: skip
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.session() as s:
+            query = select(OutboxRecord.state, func.count()).group_by(OutboxRecord.state)
+            return {state: int(n) for state, n in (await s.execute(query)).all()}
+
+    async def prune_published(self, older_than: timedelta) -> None:
+        cutoff = self._clock() - older_than
+        async with self.db.transaction() as s:
+            await s.execute(delete(OutboxRecord).where(
+                OutboxRecord.state == "published", OutboxRecord.updated_at < cutoff
+            ))  # fmt: skip
+
+
+class Publisher:
+    """Publishes due rows, oldest first; `run()` loops until cancelled, woken by `wake()`."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: AtprotoClient,
+        *,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self._client = client
+        self._initial = backoff_initial_s
+        self._max = backoff_max_s
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self.last_error = ""
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let `run()` return after its current step (cancelling a database call can hang)."""
+        self._stopped = True
+        self._wake.set()
+
+    async def publish_due(self) -> int:
+        """One pass over the due rows; returns how many were published."""
+        published = 0
+        for row in await self.outbox.due():
+            if await self._publish(row):
+                published += 1
+        return published
+
+    async def _publish(self, row: OutboxRecord) -> bool:
+        try:
+            result = await self._client.put_record(
+                parse_nsid(row.collection), parse_record_key(row.rkey), row.record
+            )
+        except AtprotoError as e:
+            self.last_error = e.code
+            if isinstance(e, RETRYABLE):
+                delay = min(self._max, self._initial * 2 ** min(row.attempts, 16))
+                delay *= 0.75 + self._rng.random() / 2
+                await self.outbox.mark(row.rkey, "pending", e.code, delay)
+                events.receipt_publish_retry(e.code)
+            else:
+                await self.outbox.mark(row.rkey, "failed", e.code)
+                events.receipt_publish_failed(e.code)
+            return False
+        if str(result.cid) != row.cid:  # a bug, never expected: the strongRef would not resolve
+            await self.outbox.mark(row.rkey, "failed", "cid_mismatch")
+            events.receipt_publish_failed("cid_mismatch")
+            return False
+        await self.outbox.mark(row.rkey, "published")
+        self.last_error = ""
+        events.receipt_published()
+        return True
+
+    async def run(self) -> None:
+        while not self._stopped:
+            self._wake.clear()
+            await self.publish_due()
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        if self._stopped:
+            return
+        nxt = await self.outbox.next_attempt_at()
+        timeout = 3600.0
+        if nxt is not None:
+            timeout = max(0.0, (nxt - self.outbox.now()).total_seconds())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+
+    async def flush(self, timeout_s: float) -> None:
+        """On shutdown: publish what is due, for at most `timeout_s` (the rest waits on disk)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while await self.outbox.due(1):
+                    if not await self.publish_due():
+                        return
+        except TimeoutError:
+            return

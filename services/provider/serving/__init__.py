@@ -1,0 +1,1 @@
+"""Serving one sealed job: open it, run the engine, seal every delta, sign the receipt."""
