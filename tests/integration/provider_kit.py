@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import grpc
 
 from cocore.atproto import AtprotoClient
 from cocore.crypto import ReplyOpener, SealScheme, seal_request, sha256_hex
@@ -89,6 +92,20 @@ class PayingRequester(Requester):
         super().__init__(address, str(client.did))
         self.client: AtprotoClient = client
         self.exchange_did = exchange_did
+
+    async def pick(self, model: str = "", **fields: Any) -> pb.PickResponse:
+        """Pick, waiting out a reconnect (on a loaded machine a link may be re-dialling)."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return (
+                    await super().pick(model, **fields) if model else await super().pick(**fields)
+                )
+            except grpc.aio.AioRpcError as e:
+                gone = "no providers are connected" in (e.details() or "")
+                if not gone or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.2)
 
     async def publish_job(
         self, plaintext: bytes, model: str, *, max_tokens: int, ceiling: int = 100_000,
