@@ -149,6 +149,32 @@ def test_demo_tells_the_story(stack: Stack) -> None:
         assert change == {"requester": -amount, "provider": amount - fee, "treasury": fee}
 
 
+def test_wipe_removes_the_requesters_records_from_the_appview(stack: Stack, tmp_path: Path) -> None:
+    """`cocore account wipe` deletes the records from the PDS; the AppView drops them."""
+    env = stack.stack_env()
+    accounts = json.loads((stack.var / "stack" / "accounts.json").read_text())
+    did, url = accounts["requester"]["did"], env["COCORE_APPVIEW_URL"] + "/xrpc/"
+    jobs = httpx.get(url + "dev.cocore.compute.listJobs", params={"requester": did}).json()
+    assert jobs["jobs"], "the requester's jobs were indexed"
+    cli = {**os.environ, "COCORE_ACCOUNT_FILE": str(tmp_path / "account.json"),
+           "COCORE_APP_PASSWORD": accounts["requester"]["password"]}  # fmt: skip
+    cocore = [str(Path(sys.executable).parent / "cocore"), "account"]
+    login = [*cocore, "login", "--identifier", accounts["requester"]["handle"],
+             "--gateway", env["COCORE_GATEWAY_URL"], "--pds", env["COCORE_PDS_URL"]]  # fmt: skip
+    for argv in (login, [*cocore, "wipe", "--yes"]):
+        done = subprocess.run(argv, env=cli, capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["recordsDeleted"] >= len(jobs["jobs"])
+    deadline = time.monotonic() + 60
+    while httpx.get(url + "dev.cocore.compute.listJobs", params={"requester": did}).json()["jobs"]:
+        assert time.monotonic() < deadline, "the AppView still lists the wiped jobs"
+        time.sleep(0.5)
+    old = httpx.post(env["OPENAI_BASE_URL"] + "/chat/completions", json={},
+                     headers={"authorization": f"Bearer {env['OPENAI_API_KEY']}"})  # fmt: skip
+    assert old.status_code == 401  # the keys went with the account
+
+
 def _wait_settled(stack: Stack, receipts: list[str]) -> None:
     url = stack.stack_env()["COCORE_APPVIEW_URL"] + "/xrpc/dev.cocore.compute.listSettlements"
     for receipt in receipts:
