@@ -51,17 +51,18 @@ def test_tid_round_trip_and_order(ts: int, clock_id: int) -> None:
         assert tid_from_parts(ts - 1, clock_id) < tid
 
 
+# Map keys never start with "$": a one-key {"$bytes": …} / {"$link": …} map is the atproto
+# JSON spelling of bytes / a CID, which our encoder converts and libipld (rightly) does not.
+keys = st.text(max_size=8).filter(lambda k: not k.startswith("$"))
 ipld_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
     max_leaves=20,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=st.dictionaries(st.text(max_size=8), ipld_values, max_size=5))
+@given(value=st.dictionaries(keys, ipld_values, max_size=5))
 def test_dag_cbor_matches_libipld_where_libipld_is_exact(value: dict[str, object]) -> None:
     # Without byte strings libipld is an exact DAG-CBOR encoder, so it is an oracle for ours.
     assert dag_cbor(value) == bytes(libipld.encode_dag_cbor(value))
