@@ -279,6 +279,7 @@ class Agent:
             slots=self.config.slots * max(1, len(self.loaded)),
             binary_version=cocore.__version__, country=self.config.country,
             pro_bono=self.pro_bono, machine_label=self.config.machine_label,
+            tls=self.config.matchmaker_uses_tls, ca_file=self.config.matchmaker_ca,
         )  # fmt: skip
 
     async def _token(self) -> str:

@@ -5,6 +5,8 @@
 | HOME (variable only) | ~/.cocore-provider | the agent's home: keys, credentials, outbox, status |
 | matchmaker | 127.0.0.1:50051 | host:port of the matchmaker's ProviderLink |
 | matchmaker_did | did:web:matchmaker.cocore.localhost | `aud` of the service-auth JWT |
+| matchmaker_tls | auto | `on`, `off`, or `auto`: TLS unless the matchmaker is on loopback |
+| matchmaker_ca_file | — (system roots) | PEM roots that sign the matchmaker's certificate |
 | exchange_did | — (required to serve) | the exchange whose `tokenRate` prices receipts |
 | plc_url | http://127.0.0.1:2582 | resolves the exchange DID to its PDS |
 | models_dir | <home>/models | mlx-lm model directories (`models tiny`, `models convert`) |
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cocore.rpc.tls import is_loopback
 from cocore.syntax import InvalidSyntaxError, parse_did
 
 from .errors import ConfigError
@@ -49,6 +52,8 @@ class ProviderConfig:
     home: Path
     matchmaker: str = "127.0.0.1:50051"
     matchmaker_did: str = "did:web:matchmaker.cocore.localhost"
+    matchmaker_tls: str = "auto"
+    matchmaker_ca_file: Path | None = None
     exchange_did: str = ""
     plc_url: str = "http://127.0.0.1:2582"
     models_dir: Path | None = None
@@ -69,6 +74,9 @@ class ProviderConfig:
     def __post_init__(self) -> None:
         _check(bool(_ADDRESS.match(self.matchmaker)), "matchmaker must be host:port")
         _check_did(self.matchmaker_did, "matchmaker_did")
+        _check(
+            self.matchmaker_tls in ("auto", "on", "off"), "matchmaker_tls must be auto, on or off"
+        )
         if self.exchange_did:
             _check_did(self.exchange_did, "exchange_did")
         _check(self.plc_url.startswith(("http://", "https://")), "plc_url must be an http(s) URL")
@@ -88,6 +96,17 @@ class ProviderConfig:
             self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
             "log_level must be DEBUG, INFO, WARNING or ERROR",
         )
+
+    @property
+    def matchmaker_uses_tls(self) -> bool:
+        """TLS to the matchmaker: always, unless it is on this machine (or turned off)."""
+        if self.matchmaker_tls == "auto":
+            return not is_loopback(self.matchmaker)
+        return self.matchmaker_tls == "on"
+
+    @property
+    def matchmaker_ca(self) -> str | None:
+        return str(self.matchmaker_ca_file) if self.matchmaker_ca_file is not None else None
 
     @property
     def model_root(self) -> Path:
@@ -178,6 +197,8 @@ def _toml(value: Any) -> str:
 def _convert(key: str, value: Any) -> Any:
     converters: dict[str, Callable[[Any], Any]] = {
         "models_dir": lambda v: Path(os.path.expanduser(str(v))).absolute(),
+        "matchmaker_ca_file": lambda v: Path(os.path.expanduser(str(v))).absolute(),
+        "matchmaker_tls": lambda v: str(v).strip().lower(),
         "models": _models,
         "slots": int,
         "flush_ms": int,

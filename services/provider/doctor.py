@@ -13,8 +13,9 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cocore.atproto import AtprotoClient, AtprotoError, IdentityResolver
-from cocore.errors import CocoreError, Unauthenticated
+from cocore.errors import CocoreError, InvalidInput, Unauthenticated
 from cocore.lexicon import ids
+from cocore.rpc.tls import open_channel
 from cocore.syntax import parse_datetime, parse_did
 
 from . import credentials
@@ -108,12 +109,18 @@ class Doctor:
     async def matchmaker(self) -> Check:
         address = self.config.matchmaker
         try:
-            async with grpc.aio.insecure_channel(address) as channel:
+            channel = open_channel(address, tls=self.config.matchmaker_uses_tls,
+                                   ca_file=self.config.matchmaker_ca)  # fmt: skip
+            async with channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
         except grpc.aio.AioRpcError as e:
-            return Check("matchmaker", False, f"{address}: {e.code().name}",
-                         "check `matchmaker` in config.toml and that it is running")  # fmt: skip
+            tls = "TLS" if self.config.matchmaker_uses_tls else "plaintext"
+            return Check("matchmaker", False, f"{address} ({tls}): {e.code().name}",
+                         "check `matchmaker` and `matchmaker_tls` in config.toml and that it "
+                         "is running")  # fmt: skip
+        except InvalidInput as e:
+            return Check("matchmaker", False, e.message, "fix `matchmaker_ca_file`")
         serving = reply.status == health_pb2.HealthCheckResponse.SERVING
         return Check("matchmaker", serving, f"{address} health {reply.status}",
                      "the matchmaker is up but not serving; try again shortly")  # fmt: skip

@@ -10,6 +10,7 @@ from cocore.rpc.config import ConfigError, ServerConfig
 from cocore.rpc.errors import error_from_rpc, status_for
 from cocore.rpc.lifecycle import run_until_signal
 from cocore.rpc.server import BindError, Register, RunningServer, service_name, start_server
+from cocore.rpc.tls import is_loopback, open_channel
 
 __all__ = [
     "BindError",
@@ -18,6 +19,8 @@ __all__ = [
     "RunningServer",
     "ServerConfig",
     "error_from_rpc",
+    "is_loopback",
+    "open_channel",
     "run_until_signal",
     "service_name",
     "start_server",

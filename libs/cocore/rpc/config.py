@@ -35,6 +35,10 @@ class ServerConfig:
     keepalive_time_s: float = 30.0
     keepalive_timeout_s: float = 10.0
     min_client_ping_interval_s: float = 10.0
+    # Serve TLS when both are set (PEM files); plaintext otherwise (loopback, or TLS ends at
+    # a load balancer). Kubernetes' gRPC probes speak plaintext only.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.host) and bool(self.metrics_host), "host must not be empty")
@@ -50,6 +54,10 @@ class ServerConfig:
         )
         _require(min(self.keepalive_time_s, self.keepalive_timeout_s) > 0, "keepalive must be > 0")
         _require(self.min_client_ping_interval_s > 0, "min_client_ping_interval_s must be > 0")
+        _require(
+            (self.tls_cert_file is None) == (self.tls_key_file is None),
+            "TLS needs both a certificate and a key file",
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], prefix: str) -> ServerConfig:
@@ -82,6 +90,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "keepalive_time_s": float,
     "keepalive_timeout_s": float,
     "min_client_ping_interval_s": float,
+    "tls_cert_file": str,
+    "tls_key_file": str,
 }
 
 

@@ -13,10 +13,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cocore.errors import Unavailable
-from cocore.rpc.config import ServerConfig
+from cocore.rpc.config import ConfigError, ServerConfig
 from cocore.rpc.errors import ErrorMappingInterceptor
 from cocore.rpc.metrics import MetricsInterceptor, ServerMetrics
 from cocore.rpc.metrics_http import MetricsEndpoint, serve_metrics
+from cocore.rpc.tls import server_credentials
 
 # Adds the service's servicers to the server; returns their full names ("cocore.x.v1.Svc").
 Register = Callable[[grpc.aio.Server], Iterable[str]]
@@ -114,7 +115,7 @@ async def start_server(config: ServerConfig, register: Register) -> RunningServe
     endpoint = await _serve_metrics(metrics, config)
     try:
         port = _bind(server, config)
-    except BindError:
+    except (BindError, ConfigError):
         if endpoint is not None:
             await endpoint.stop()
         raise
@@ -142,7 +143,11 @@ def _add_health(server: grpc.aio.Server) -> Any:
 def _bind(server: grpc.aio.Server, config: ServerConfig) -> int:
     address = _address(config.host, config.port)
     try:
-        port = int(server.add_insecure_port(address))
+        if config.tls_cert_file and config.tls_key_file:
+            creds = server_credentials(config.tls_cert_file, config.tls_key_file)
+            port = int(server.add_secure_port(address, creds))
+        else:
+            port = int(server.add_insecure_port(address))
     except RuntimeError as e:  # grpc raises a bare RuntimeError("Failed to bind …")
         raise BindError(f"cannot bind {address}", details={"address": address}) from e
     if port == 0:

@@ -9,11 +9,10 @@ import random
 import time
 from dataclasses import dataclass, replace
 
-import grpc
-
 from cocore.proto.common.v1 import common_pb2
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
 from cocore.proto.matchmaker.v1 import matchmaker_pb2_grpc as pb_grpc
+from cocore.rpc.tls import open_channel
 
 from .errors import LinkError
 from .jobs import JobTable
@@ -98,7 +97,9 @@ class ProviderLink:
         while not self._stop.is_set():
             # A fresh channel per stream: grpc's own reconnect backoff (up to minutes) must not
             # outlast ours, and a new connection may land on another replica.
-            async with grpc.aio.insecure_channel(self.settings.address, options=options) as channel:
+            channel = open_channel(self.settings.address, tls=self.settings.tls,
+                                   ca_file=self.settings.ca_file, options=options)  # fmt: skip
+            async with channel:
                 lived = await self._serve_once(pb_grpc.ProviderLinkStub(channel))
             if self._stop.is_set() or (self.closing and not self.jobs.jobs):
                 break

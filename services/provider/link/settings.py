@@ -48,6 +48,8 @@ class LinkSettings:
     keepalive_interval_s: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     replay_budget_bytes: int = 32 * 1024 * 1024
+    tls: bool = False  # dial the matchmaker over TLS
+    ca_file: str | None = None  # PEM roots for its certificate (None: the system's)
 
 
 def no_load() -> LoadReport:
