@@ -59,6 +59,7 @@ def core_specs(lay: Layout, db: dict[str, str]) -> list[Spec]:
         "COCORE_EXCHANGE_DB_URL": db["exchange"], "COCORE_EXCHANGE_PDS_URL": pds,
         "COCORE_EXCHANGE_PLC_URL": plc, "COCORE_EXCHANGE_HANDLE": EXCHANGE_HANDLE,
         "COCORE_EXCHANGE_KEY_DIR": str(lay.state / "exchange-keys"),
+        "COCORE_EXCHANGE_APPVIEW_ADDRESS": lay.address("appview"),  # receipts from its feed
         "COCORE_EXCHANGE_TERMS_URI": TERMS_URI, "COCORE_EXCHANGE_TERMS_VERSION": TERMS_VERSION,
     }, grpc_port=lay.port("exchange"))  # fmt: skip
     matchmaker = Spec("matchmaker", _python("services.matchmaker"), {

@@ -21,7 +21,8 @@
 | SOFTWARE_VERSION / AUDIT_POSTURE | cocore-exchange@0.1.0 / — | the exchange attestation |
 | OPERATOR_TOKEN | dev token | bearer token for operator calls |
 | SERVICE_TOKENS | gateway:<dev token> | `name:token,…` bearer tokens for trusted services |
-| FIREHOSES | the PDS | comma-separated PDS/relay URLs whose receipts the exchange settles (`off`) |
+| APPVIEW_ADDRESS | — | host:port of an AppView whose `WatchRecords` feed brings receipts |
+| FIREHOSES | the PDS (none with an AppView) | PDS/relay URLs to settle receipts from (`off`) |
 | VERIFY_WORKERS | 0 | worker processes for receipt verification (0: inline) |
 | HOLD_TTL_S | 900 | default hold lifetime |
 | EXPIRE_INTERVAL_S / RECONCILE_INTERVAL_S | 30 / 600 | sweeps (0 turns one off) |
@@ -70,7 +71,8 @@ class Config:
     audit_posture: str | None = None
     operator_token: str = DEV_OPERATOR_TOKEN
     service_tokens: tuple[tuple[str, str], ...] = (("gateway", DEV_SERVICE_TOKEN),)
-    firehoses: tuple[str, ...] | None = None  # None: the exchange's own PDS
+    firehoses: tuple[str, ...] | None = None  # None: the exchange's own PDS (unless an AppView)
+    appview_address: str | None = None
     verify_workers: int = 0
     hold_ttl_s: int = 900
     expire_interval_s: float = 30.0
@@ -83,7 +85,9 @@ class Config:
 
     @property
     def receipt_firehoses(self) -> tuple[str, ...]:
-        return (self.pds_url,) if self.firehoses is None else self.firehoses
+        if self.firehoses is not None:
+            return self.firehoses
+        return () if self.appview_address else (self.pds_url,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -160,7 +164,7 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "env": str, "db_url": str, "migrate": _bool, "pds_url": str, "plc_url": str,
     "handle": str, "password": str, "email": str, "create_account": _bool, "did": _did,
     "key_dir": Path, "signing_key_pem": Path, "software_version": str, "audit_posture": str,
-    "operator_token": str, "service_tokens": _tokens, "firehoses": _urls,
+    "operator_token": str, "service_tokens": _tokens, "firehoses": _urls, "appview_address": str,
     "verify_workers": int, "hold_ttl_s": int, "expire_interval_s": float,
     "reconcile_interval_s": float, "crash_at": str,
 }  # fmt: skip

@@ -4,8 +4,8 @@ that settles every receipt a source yields.
 The gateway's `Settle` is the fast path; sources make sure receipts reaching the network any
 other way (another gateway, a retry after an outage) are settled too. A source yields
 batches with an opaque position; the loop settles (or records as refused) every receipt of
-a batch before it commits the position, so a restart resumes without losing any. An AppView
-`WatchRecords` feed can be added behind the same interface.
+a batch before it commits the position, so a restart resumes without losing any. The
+AppView's `WatchRecords` feed (`feed.py`) is the other source.
 """
 
 from __future__ import annotations
@@ -71,24 +71,30 @@ class FirehoseSource:
             await self.consumer.aclose()
 
     async def _cursor(self) -> int | None:
-        query = select(db.CURSORS.c.cursor).where(db.CURSORS.c.source == self.name)
-        async with self.db.session() as session:
-            row = (await session.execute(query)).first()
-        return int(row[0]) if row else None
+        return await load_cursor(self.db, self.name)
 
     async def commit(self, position: int) -> None:
-        now: datetime = self._clock()
-        table = db.CURSORS
-        async with self.db.transaction() as session:
-            updated = await session.execute(
-                table.update().where(table.c.source == self.name).values(
-                    cursor=position, updated_at=now
-                )
-            )  # fmt: skip
-            if getattr(updated, "rowcount", 0) == 0:
-                await session.execute(
-                    table.insert().values(source=self.name, cursor=position, updated_at=now)
-                )
+        await save_cursor(self.db, self.name, position, self._clock())
+
+
+async def load_cursor(database: Database, source: str) -> int | None:
+    """The position a source committed last (None: it never committed one)."""
+    query = select(db.CURSORS.c.cursor).where(db.CURSORS.c.source == source)
+    async with database.session() as session:
+        row = (await session.execute(query)).first()
+    return int(row[0]) if row else None
+
+
+async def save_cursor(database: Database, source: str, position: int, now: datetime) -> None:
+    table = db.CURSORS
+    async with database.transaction() as session:
+        updated = await session.execute(
+            table.update().where(table.c.source == source).values(cursor=position, updated_at=now)
+        )
+        if getattr(updated, "rowcount", 0) == 0:
+            await session.execute(
+                table.insert().values(source=source, cursor=position, updated_at=now)
+            )
 
 
 def _receipts(batch: Batch) -> list[ReceiptEvent]:

@@ -24,11 +24,12 @@ from . import events, faults, identity
 from .auth import Authenticator
 from .config import Config
 from .exchange import Exchange
+from .feed import AppViewFeedSource
 from .fetch import RecordFetcher
 from .handlers import ExchangeServicer, KeyInfo
 from .policies import Attesting, publish_policy
 from .publisher import Publisher
-from .receipts import FirehoseSource, settle_from
+from .receipts import FirehoseSource, ReceiptSource, settle_from
 from .reconcile import Report, deep_drifts
 from .sweeps import every, expire_holds, retry_unsettled, supervise
 from .verifier_pool import Verifier
@@ -120,8 +121,11 @@ def _background(
     clock: Callable[[], datetime],
 ) -> list[asyncio.Task[None]]:
     tasks = [asyncio.create_task(publisher.run(), name="exchange-publisher")]
-    for url in config.receipt_firehoses:
-        source = FirehoseSource(database, url, clock)
+    sources: list[ReceiptSource] = [FirehoseSource(database, u, clock)
+                                    for u in config.receipt_firehoses]  # fmt: skip
+    if config.appview_address:
+        sources.append(AppViewFeedSource(database, config.appview_address, clock))
+    for source in sources:
         run = functools.partial(settle_from, source, exchange)
         tasks.append(asyncio.create_task(supervise(source.name, run), name=source.name))
     if config.expire_interval_s > 0:
