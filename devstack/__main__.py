@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         from .run import supervise as run_supervisor  # noqa: PLC0415
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health poll
         return asyncio.run(run_supervisor(lay, args.pg_url or None))
     if args.command == "up":
         return control.up(lay, args.db, args.pg_url or None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import pg
 from .layout import SERVICES, Layout
+from .procs import process_start
 
 START_TIMEOUT_S = 900.0
 
@@ -28,11 +29,10 @@ def up(lay: Layout, db: str, pg_url: str | None) -> int:
     lay.state.mkdir(parents=True)
     shutil.rmtree(lay.logs, ignore_errors=True)
     lay.logs.mkdir()
-    start_atp(lay)
     admin_url = None
     if db == "postgres":
         admin_url = pg_url or pg.start_local(lay.pg, lay.port("pg"))
-        pg.create_databases(admin_url, [f"cocore_{n}" for n in SERVICES])
+        pg.create_databases(admin_url, ["plc", *(f"cocore_{n}" for n in SERVICES)])
         print(f"PostgreSQL: {admin_url.rsplit('/', 1)[0]} (databases cocore_*)")
     argv = [sys.executable, "-m", "devstack", "supervise"]
     if admin_url:
@@ -44,7 +44,7 @@ def up(lay: Layout, db: str, pg_url: str | None) -> int:
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     lay.supervisor_pid.write_text(str(supervisor.pid))
-    print("starting AppView, exchange, matchmaker, gateway, Envoy and a provider "
+    print("starting the PLC, the PDS, AppView, exchange, matchmaker, gateway, Envoy and a provider "
           f"({lay.model_id}); logs in {lay.logs}")  # fmt: skip
     return wait_ready(lay)
 
@@ -86,7 +86,7 @@ def down(lay: Layout) -> int:
 def stop_leftovers(lay: Layout) -> None:
     """Children of a supervisor that died, PLC + PDS, and the local PostgreSQL cluster."""
     for name, svc in read_status(lay).get("services", {}).items():
-        if _is_ours(int(svc["pid"]), lay.root, svc.get("cmd", "")):
+        if svc.get("started") and process_start(int(svc["pid"])) == svc["started"]:
             print(f"stopping a leftover {name} (pid {svc['pid']})")
             os.kill(int(svc["pid"]), signal.SIGKILL)
     env = {**os.environ, "ATP_STATE_DIR": str(lay.atp)}
@@ -96,32 +96,12 @@ def stop_leftovers(lay: Layout) -> None:
         pg.stop_local(lay.pg)
 
 
-def start_atp(lay: Layout) -> None:
-    env = {**os.environ, "ATP_STATE_DIR": str(lay.atp), "PLC_PORT": str(lay.port("plc")),
-           "PDS_PORT": str(lay.port("pds"))}  # fmt: skip
-    env.pop("KEEP_DATA", None)
-    subprocess.run([str(lay.atp_script), "up"], env=env, check=True)  # noqa: S603
-    for name in ("plc", "pds"):
-        link = lay.log(name)
-        link.unlink(missing_ok=True)
-        link.symlink_to(lay.atp / f"{name}.log")
-
-
 def supervisor_pid(lay: Layout) -> int | None:
     try:
         pid = int(lay.supervisor_pid.read_text())
     except (OSError, ValueError):
         return None
     return pid if _cmdline(pid).find("devstack supervise") >= 0 else None
-
-
-def _is_ours(pid: int, root: Path, cmd: str) -> bool:
-    """The PID still runs the program we started (no PID reuse): same command, same cwd."""
-    try:
-        same_dir = Path(f"/proc/{pid}/cwd").resolve() == root.resolve()
-    except OSError:
-        return False
-    return same_dir and bool(cmd) and _cmdline(pid).strip() == cmd.strip()
 
 
 def _cmdline(pid: int) -> str:

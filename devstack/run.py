@@ -14,7 +14,15 @@ from services.gateway.edge import envoy_binary
 
 from . import bootstrap
 from .layout import Layout
-from .services import core_specs, database_urls, envoy_spec, gateway_spec, provider_spec
+from .services import (
+    atproto_specs,
+    core_specs,
+    database_urls,
+    envoy_spec,
+    gateway_spec,
+    plc_database_url,
+    provider_spec,
+)
 from .supervisor import StartError, Supervisor
 
 log = logging.getLogger("devstack")
@@ -56,6 +64,9 @@ async def supervise(lay: Layout, pg_admin_url: str | None) -> int:
 
 async def start_all(sup: Supervisor, lay: Layout, pg_admin_url: str | None) -> None:
     db = database_urls(lay, pg_admin_url)
+    plc, pds = atproto_specs(lay, plc_database_url(pg_admin_url))
+    await sup.start(plc)
+    await sup.start(pds)
     await asyncio.gather(*(sup.start(spec) for spec in core_specs(lay, db)))
     requester, provider = await asyncio.gather(
         bootstrap.create_account(lay, "requester.test"),

@@ -45,6 +45,28 @@ def _server(lay: Layout, name: str) -> dict[str, str]:
     }
 
 
+def atproto_specs(lay: Layout, plc_database_url: str | None) -> list[Spec]:
+    """The official PLC and PDS (`stack.sh run`: each in the foreground, node's own PID).
+
+    Without PostgreSQL the PLC keeps its directory in memory: a restarted PLC has forgotten
+    every DID (the supervisor says so); `DB=postgres` gives it a database of its own.
+    """
+    env = {"ATP_STATE_DIR": str(lay.atp), "PLC_PORT": str(lay.port("plc")),
+           "PDS_PORT": str(lay.port("pds"))}  # fmt: skip
+    plc_env = {**env, "DATABASE_URL": plc_database_url} if plc_database_url else env
+    script = str(lay.atp_script)
+    return [
+        Spec("plc", (script, "run", "plc"), plc_env, http_url=lay.url("plc") + "/_health"),
+        Spec("pds", (script, "run", "pds"), env, http_url=lay.url("pds") + "/xrpc/_health"),
+    ]
+
+
+def plc_database_url(pg_admin_url: str | None) -> str | None:
+    if pg_admin_url is None:
+        return None
+    return pg_admin_url.rsplit("/", 1)[0].replace("postgresql+asyncpg", "postgres") + "/plc"
+
+
 def core_specs(lay: Layout, db: dict[str, str]) -> list[Spec]:
     """The services that need nothing but the PDS: AppView, exchange, matchmaker."""
     plc, pds = lay.url("plc"), lay.url("pds")

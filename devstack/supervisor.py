@@ -22,6 +22,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from .layout import Layout
+from .procs import process_start
 from .services import Spec
 
 log = logging.getLogger("devstack")
@@ -62,10 +63,20 @@ class Supervisor:
         self.write_status()
         return child
 
-    async def start(self, spec: Spec, timeout_s: float = 120.0) -> None:
-        child = self.spawn(spec)
-        await self.wait_ready(child, timeout_s)
-        log.info("%s is up (pid %d)", spec.name, child.process.pid)
+    async def start(self, spec: Spec, timeout_s: float = 120.0, attempts: int = 3) -> None:
+        """Spawn and wait until it answers; a process that exits while starting is retried."""
+        for attempt in range(1, attempts + 1):
+            child = self.spawn(spec, restarts=attempt - 1)
+            try:
+                await self.wait_ready(child, timeout_s)
+            except StartError as e:
+                if child.process.poll() is None or attempt == attempts:
+                    raise
+                log.warning("%s; starting it again (attempt %d of %d)", e, attempt + 1, attempts)
+                await asyncio.sleep(BACKOFF_S[attempt - 1])
+                continue
+            log.info("%s is up (pid %d)", spec.name, child.process.pid)
+            return
 
     async def wait_ready(self, child: Child, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -98,6 +109,9 @@ class Supervisor:
         log.warning("%s (pid %d) exited with %s; restarting in %.0f s (restart #%d); log: %s",
                     name, child.process.pid, code, delay, child.restarts + 1,
                     self.lay.log(name))  # fmt: skip
+        if name == "plc" and "DATABASE_URL" not in child.spec.env:
+            log.error("the PLC kept its directory in memory: every DID is gone with it; "
+                      "run `make down && make up` (DB=postgres keeps the PLC on disk)")  # fmt: skip
         child.last_exit = code
         self.children.pop(name)
         await asyncio.sleep(delay)
@@ -130,7 +144,7 @@ class Supervisor:
         for name, child in self.children.items():
             status["services"][name] = {"pid": child.process.pid, "restarts": child.restarts,
                                         "lastExit": child.last_exit,
-                                        "cmd": " ".join(child.spec.argv)}  # fmt: skip
+                                        "started": process_start(child.process.pid)}  # fmt: skip
         tmp = self.lay.status_file.with_suffix(".tmp")
         with contextlib.suppress(FileNotFoundError):  # `make down` already removed var/stack
             tmp.write_text(json.dumps(status, indent=1))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Start/stop a local PLC directory + PDS bound to 127.0.0.1. Usage: stack.sh up|down|status
+# (`run plc|pds`: one server in the foreground, for a supervisor)
 # Env: PLC_PORT (2582) PDS_PORT (2583) PLC_URL (reuse a running PLC; no PLC is started)
 #      PDS_HANDLE_DOMAINS (.test) ATP_STATE_DIR (./.state) NODE_BIN (Node 22) KEEP_DATA=1
 #      LOG_ENABLED=true DATABASE_URL (Postgres for a persistent PLC) PDS_ADMIN_PASSWORD
@@ -35,9 +36,9 @@ wait_http() { # name url timeout_s
   done
 }
 
-start_bg() { # name, env assignments..., then the command. setsid execs in place: $! is node.
+start_bg() { # name, then the command (CMD). setsid execs in place: $! is node.
   local name=$1; shift
-  ( cd "$HERE" && exec setsid env "$@" > "$STATE/$name.log" 2>&1 < /dev/null ) &
+  ( cd "$HERE" && exec setsid "$@" > "$STATE/$name.log" 2>&1 < /dev/null ) &
   echo $! > "$STATE/$name.pid"
 }
 
@@ -54,35 +55,61 @@ EOS
   )
 }
 
-up() {
-  [ -x "$NODE_BIN" ] || { echo "Node 22 not installed: run $HERE/install.sh" >&2; exit 1; }
-  for p in $([ -z "${PLC_URL:-}" ] && echo "$PLC_PORT") "$PDS_PORT"; do
-    if port_busy "$p"; then echo "port $p already in use (stale stack? run: $0 down)" >&2; exit 1; fi
-  done
-  mkdir -p "$STATE/pds/blobs"
-  write_secrets
-  trap 'echo "stack.sh up failed; stopping what it started" >&2; KEEP_DATA=1 down' ERR
-  if [ -z "${PLC_URL:-}" ]; then
-    start_bg plc PORT="$PLC_PORT" LOG_ENABLED=false ${DATABASE_URL:+DATABASE_URL="$DATABASE_URL"} \
-      "$NODE_BIN" --import ./loopback.mjs "$ENTRY_plc"
-    wait_http plc "http://127.0.0.1:$PLC_PORT/_health" 30
-  fi
+# The command line of each server (env assignments, then node), in the array CMD.
+plc_cmd() {
+  CMD=(env PORT="$PLC_PORT" LOG_ENABLED=false ${DATABASE_URL:+DATABASE_URL="$DATABASE_URL"}
+       "$NODE_BIN" --import ./loopback.mjs "$ENTRY_plc")
+}
+
+pds_cmd() {
   # The PDS's own DID resolver refuses IP-literal hosts (safeFetch allowIpHost=false), so it
   # must reach the PLC by name: describeRepo and handle checks fail with "Invalid hostname".
   local pds_plc="${PLC_URL:-http://127.0.0.1:$PLC_PORT}"
   pds_plc="${pds_plc/:\/\/127.0.0.1:/://localhost:}"
-  # shellcheck disable=SC2046
-  start_bg pds $(cat "$STATE/secrets.env") \
-    PDS_HOSTNAME=localhost PDS_PORT="$PDS_PORT" \
-    PDS_DATA_DIRECTORY="$STATE/pds" PDS_BLOBSTORE_DISK_LOCATION="$STATE/pds/blobs" \
-    PDS_DID_PLC_URL="$pds_plc" \
-    PDS_SERVICE_HANDLE_DOMAINS="${PDS_HANDLE_DOMAINS:-.test}" PDS_INVITE_REQUIRED=false \
-    PDS_DEV_MODE=true PDS_DISABLE_SSRF_PROTECTION=true LOG_ENABLED="${LOG_ENABLED:-false}" \
-    "$NODE_BIN" --import ./loopback.mjs "$ENTRY_pds"
+  # shellcheck disable=SC2207  # secrets.env is ours: KEY=hex lines, no spaces
+  CMD=(env $(cat "$STATE/secrets.env")
+       PDS_HOSTNAME=localhost PDS_PORT="$PDS_PORT"
+       PDS_DATA_DIRECTORY="$STATE/pds" PDS_BLOBSTORE_DISK_LOCATION="$STATE/pds/blobs"
+       PDS_DID_PLC_URL="$pds_plc"
+       PDS_SERVICE_HANDLE_DOMAINS="${PDS_HANDLE_DOMAINS:-.test}" PDS_INVITE_REQUIRED=false
+       PDS_DEV_MODE=true PDS_DISABLE_SSRF_PROTECTION=true LOG_ENABLED="${LOG_ENABLED:-false}"
+       "$NODE_BIN" --import ./loopback.mjs "$ENTRY_pds")
+}
+
+prepare() {
+  [ -x "$NODE_BIN" ] || { echo "Node 22 not installed: run $HERE/install.sh" >&2; exit 1; }
+  mkdir -p "$STATE/pds/blobs"
+  write_secrets
+}
+
+up() {
+  prepare
+  for p in $([ -z "${PLC_URL:-}" ] && echo "$PLC_PORT") "$PDS_PORT"; do
+    if port_busy "$p"; then echo "port $p already in use (stale stack? run: $0 down)" >&2; exit 1; fi
+  done
+  trap 'echo "stack.sh up failed; stopping what it started" >&2; KEEP_DATA=1 down' ERR
+  if [ -z "${PLC_URL:-}" ]; then
+    plc_cmd
+    start_bg plc "${CMD[@]}"
+    wait_http plc "http://127.0.0.1:$PLC_PORT/_health" 30
+  fi
+  pds_cmd
+  start_bg pds "${CMD[@]}"
   wait_http pds "http://127.0.0.1:$PDS_PORT/xrpc/_health" 60
   trap - ERR
   echo "PLC ${PLC_URL:-http://127.0.0.1:$PLC_PORT}  PDS http://127.0.0.1:$PDS_PORT" \
     " firehose ws://127.0.0.1:$PDS_PORT/xrpc/com.atproto.sync.subscribeRepos"
+}
+
+# One server in the foreground (exec: its PID is node's), for a supervisor that restarts it.
+run() {
+  prepare
+  case "${1:-}" in
+    plc) plc_cmd ;;
+    pds) pds_cmd ;;
+    *) echo "usage: $0 run plc|pds" >&2; exit 2 ;;
+  esac
+  cd "$HERE" && exec "${CMD[@]}" < /dev/null
 }
 
 down() {
@@ -110,5 +137,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  run) run "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|run plc|pds" >&2; exit 2 ;;
 esac
