@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -28,15 +29,18 @@ REQUIRED = (
 
 
 def _free_offset() -> int:
-    """A port offset under which every stack port is free on 127.0.0.1."""
-    for offset in range(31000, 60000, 137):
+    """A random port offset under which every stack port is free on 127.0.0.1 (random, so two
+    test sessions on one machine do not race for the same block)."""
+    offsets = list(range(31000, 60000, 137))
+    random.shuffle(offsets)
+    for offset in offsets:
         try:
             for port in PORTS.values():
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port + offset))
         except OSError:
             continue
-        return offset - 0
+        return offset
     raise RuntimeError("no free block of ports")
 
 
