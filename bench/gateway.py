@@ -11,16 +11,24 @@ on the tiny model, the gateway, Envoy with ext_authz) and measures, interleaved 
 * streaming time-to-first-token, the same three ways;
 * requests/s at concurrency 16 through Envoy, and the engine alone at 16.
 
+`--profile` also prints where the time goes: every paid-path stage the services time (their
+`cocore.*.stages` DEBUG lines: auth, admit, pick, outbox, dispatch, first chunk, …), p50/p99
+over the latency samples.
+
 p50 and p99 per row; "added" is path minus direct. Settlement runs in the background (off
-the response path) and competes for the same cores. Goal on loopback: ≤ 5 ms p50 and
-≤ 20 ms p99 added.
+the response path) and competes for the same cores. Every service runs in this one process
+(one event loop, one GIL); like each service's `__main__`, the bench freezes what start-up
+allocated before it measures, so a full garbage collection does not rescan it. Goal on
+loopback: ≤ 5 ms p50 and ≤ 20 ms p99 added.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -31,12 +39,14 @@ from pathlib import Path
 
 import httpx
 
+from services.gateway.events import REGISTRY
 from services.provider.engine import Delta, Finish, GenerationRequest
 from services.provider.models import TINY_ID, build_tiny_model
 from tests.fixtures.atproto import STACK_DIR, AtprotoStack, _free_ports, _stack
 from tests.network import TINY, TestNetwork
 
 MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]
+STAGE_LOGGERS = ("cocore.gateway.stages", "cocore.exchange.stages", "cocore.matchmaker.stages")
 MAX_TOKENS = 8
 
 
@@ -51,6 +61,40 @@ def row(name: str, values: list[float], base: list[float] | None = None) -> str:
     if base is not None:
         added = f"{p50 - pct(base, 0.5) * 1e3:>+9.2f} | {p99 - pct(base, 0.99) * 1e3:>+9.2f}"
     return f"| {name:<38} | {p50:>8.2f} | {p99:>8.2f} | {added or ' ' * 9 + ' | ' + ' ' * 9} |"
+
+
+class StageLog(logging.Handler):
+    """Collects the services' per-stage timings (the `stage`/`seconds` of each DEBUG line)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.stages: dict[str, list[float]] = {}
+        self.loggers = [logging.getLogger(name) for name in STAGE_LOGGERS]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name, seconds = getattr(record, "stage", None), getattr(record, "seconds", None)
+        if isinstance(name, str) and isinstance(seconds, float):
+            self.stages.setdefault(name, []).append(seconds)
+
+    def attach(self) -> None:
+        for logger in self.loggers:
+            logger.addHandler(self)
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
+
+    def detach(self) -> None:
+        for logger in self.loggers:
+            logger.removeHandler(self)
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+
+    def table(self) -> str:
+        head = f"| {'stage':<38} | {'count':>6} | {'p50 ms':>8} | {'p99 ms':>8} |"
+        lines = [head, f"|{'-' * 40}|{'-' * 8}|{'-' * 10}|{'-' * 10}|"]
+        for name, values in self.stages.items():
+            lines.append(f"| {name:<38} | {len(values):>6} | {pct(values, 0.5) * 1e3:>8.2f} | "
+                         f"{pct(values, 0.99) * 1e3:>8.2f} |")  # fmt: skip
+        return "\n".join(lines)
 
 
 class Bench:
@@ -138,7 +182,7 @@ class Bench:
         return done / (time.perf_counter() - start)
 
 
-async def run(samples: int, seconds: float, pause_s: float) -> None:
+async def run(samples: int, seconds: float, pause_s: float, profile: bool) -> None:
     subprocess.run([str(STACK_DIR / "install.sh")], check=True, timeout=900)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     plc_port, pds_port = _free_ports(2)
@@ -153,7 +197,7 @@ async def run(samples: int, seconds: float, pause_s: float) -> None:
         model = build_tiny_model(tmp / "models" / TINY_ID)
         net = await TestNetwork.start(stack, tmp, model, slots=16, settle_wait_ms=0)
         try:
-            await measure(net, tmp, samples, seconds, pause_s)
+            await measure(net, tmp, samples, seconds, pause_s, profile)
         finally:
             await net.stop()
             await stack.aclose_clients()
@@ -161,8 +205,8 @@ async def run(samples: int, seconds: float, pause_s: float) -> None:
         _stack("down", env, timeout=60)
 
 
-async def measure(
-    net: TestNetwork, tmp: Path, samples: int, seconds: float, pause_s: float
+async def measure(  # noqa: PLR0917 - the bench's knobs
+    net: TestNetwork, tmp: Path, samples: int, seconds: float, pause_s: float, profile: bool
 ) -> None:
     edge = await net.start_edge(tmp)
     user = await net.user()
@@ -172,8 +216,16 @@ async def measure(
             headers={"authorization": f"Bearer {user.key}"})  # fmt: skip
         key = r.json()["secret"]
     bench = Bench(net, key, edge.url)
+    stages = StageLog()
+    gc.collect()  # as each service's __main__ does once it has started
+    gc.freeze()
     try:
-        lat = await bench.latencies(samples, pause_s)
+        if profile:
+            stages.attach()
+        try:
+            lat = await bench.latencies(samples, pause_s)
+        finally:
+            stages.detach()
         path_rps = await bench.throughput(seconds, lambda: bench.http(bench.edge, False))
         direct_rps = await bench.throughput(seconds, lambda: bench.direct(False))
     finally:
@@ -193,10 +245,23 @@ async def measure(
     print(f"\nconcurrency 16 for {seconds:.0f} s: Envoy + gateway {path_rps:,.1f} requests/s; "
           f"engine alone {direct_rps:,.1f} requests/s; "
           f"refused: {bench.refused or 'none'}")  # fmt: skip
+    if profile:
+        print("\nwhere the time goes (every sample of the paid path, warm-up included):\n")
+        print(stages.table())
+        print(f"\nbackground settlements so far: {settlements() or 'none'}")
     summary = {k: {"p50_ms": pct(v, 0.5) * 1e3, "p99_ms": pct(v, 0.99) * 1e3}
                for k, v in lat.items()}  # fmt: skip
-    summary["throughput"] = {"edge_rps": path_rps, "direct_rps": direct_rps}  # type: ignore[assignment]
+    summary["throughput"] = {"edge_rps": path_rps, "direct_rps": direct_rps}
     print("\n" + json.dumps(summary, indent=1))
+
+
+def settlements() -> dict[str, int]:
+    """The gateway's fast-path settlement outcomes (they run beside the samples)."""
+    return {
+        sample.labels["result"]: int(sample.value)
+        for metric in REGISTRY.collect() if metric.name == "cocore_gateway_settlements"
+        for sample in metric.samples if sample.name.endswith("_total")
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -206,8 +271,9 @@ def main() -> None:
     parser.add_argument(
         "--pause-ms", type=float, default=0.0, help="idle time after each sample (0: back to back)"
     )
+    parser.add_argument("--profile", action="store_true", help="print the per-stage breakdown")
     args = parser.parse_args()
-    asyncio.run(run(args.samples, args.seconds, args.pause_ms / 1000))
+    asyncio.run(run(args.samples, args.seconds, args.pause_ms / 1000, args.profile))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -17,6 +18,10 @@ log = logging.getLogger("cocore.exchange")
 async def main() -> None:
     config = Config.from_env(os.environ)
     app = await build(config)
+    # What start-up allocated lives as long as the process: keep the cyclic collector from
+    # rescanning it: a full pass stalls every request in flight (~0.2 s in bench/gateway).
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     # A dead writer (a broken invariant) must stop the service rather than leave it half-up.
     app.writer_task.add_done_callback(lambda _: stop.set())

@@ -25,6 +25,7 @@
 | FIREHOSES | the PDS (none with an AppView) | PDS/relay URLs to settle receipts from (`off`) |
 | VERIFY_WORKERS | 0 | worker processes for receipt verification (0: inline) |
 | HOLD_TTL_S | 900 | default hold lifetime |
+| FAST_ADMIT_S | 5 | answer `Admit` from memory for members seen this recently (0: always wait) |
 | EXPIRE_INTERVAL_S / RECONCILE_INTERVAL_S | 30 / 600 | sweeps (0 turns one off) |
 | CRASH_AT | — | dev only: SIGKILL at a named point (the crash test) |
 | GRPC_HOST, GRPC_PORT, METRICS_PORT, … | see `cocore.rpc.ServerConfig` | the server |
@@ -75,6 +76,7 @@ class Config:
     appview_address: str | None = None
     verify_workers: int = 0
     hold_ttl_s: int = 900
+    fast_admit_s: float = 5.0
     expire_interval_s: float = 30.0
     reconcile_interval_s: float = 600.0
     crash_at: str | None = None
@@ -112,6 +114,8 @@ class Config:
         """Refuse what must never reach production."""
         if self.env not in ("dev", "prod"):
             raise ConfigError(f"{PREFIX}ENV must be dev or prod")
+        if self.fast_admit_s < 0:
+            raise ConfigError(f"{PREFIX}FAST_ADMIT_S must be ≥ 0")
         if self.crash_at is not None and (not self.dev or self.crash_at not in faults.POINTS):
             raise ConfigError(f"{PREFIX}CRASH_AT is a dev-only test hook ({faults.POINTS})")
         if self.dev:
@@ -165,7 +169,7 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "handle": str, "password": str, "email": str, "create_account": _bool, "did": _did,
     "key_dir": Path, "signing_key_pem": Path, "software_version": str, "audit_posture": str,
     "operator_token": str, "service_tokens": _tokens, "firehoses": _urls, "appview_address": str,
-    "verify_workers": int, "hold_ttl_s": int, "expire_interval_s": float,
+    "verify_workers": int, "hold_ttl_s": int, "fast_admit_s": float, "expire_interval_s": float,
     "reconcile_interval_s": float, "crash_at": str,
 }  # fmt: skip
 

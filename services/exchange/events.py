@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("cocore.exchange")
+stage_log = logging.getLogger("cocore.exchange.stages")  # DEBUG: writer timings per batch
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _SETTLEMENTS = Counter(
@@ -34,6 +35,11 @@ _HOLDS = Counter("cocore_exchange_holds_ended", "Holds ended, by how.", ["how"],
 _OUTBOX = Counter(
     "cocore_exchange_outbox", "Outbox publish attempts, by result.", ["result"], registry=REGISTRY
 )
+_FAST_ADMISSIONS_LOST = Counter(
+    "cocore_exchange_fast_admissions_lost",
+    "Holds answered from memory that never committed (their jobs settle against the balance).",
+    ["outcome"], registry=REGISTRY,
+)  # fmt: skip
 _BATCHES = Counter("cocore_exchange_batches", "Writer batches committed.", registry=REGISTRY)
 _BATCH_COMMANDS = Counter(
     "cocore_exchange_batch_commands", "Commands applied by committed batches.", registry=REGISTRY
@@ -44,6 +50,12 @@ _DRIFT = Counter(
 _RECORDS = Counter(
     "cocore_exchange_records", "Records issued, by collection.", ["collection"], registry=REGISTRY
 )
+_WRITER = Histogram(
+    "cocore_exchange_writer_seconds",
+    "Writer timings: the oldest command's wait in the queue, and the batch transaction.",
+    ["phase"], registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)  # fmt: skip
 
 
 class _Bridge(Collector):
@@ -94,6 +106,11 @@ def admission(outcome: str) -> None:
     log.debug("admission", extra={"outcome": outcome})
 
 
+def fast_admission_lost(outcome: str) -> None:
+    _safe(_FAST_ADMISSIONS_LOST.labels(outcome).inc)
+    log.warning("a hold answered from memory did not commit", extra={"outcome": outcome})
+
+
 def hold_ended(how: str, amount: int) -> None:
     _safe(_HOLDS.labels(how).inc)
     log.debug("hold ended", extra={"how": how, "amount": amount})
@@ -136,6 +153,14 @@ def batch_committed(commands: int, transfers: int) -> None:
     _safe(_BATCHES.inc)
     _safe(_BATCH_COMMANDS.inc, commands)
     log.debug("batch committed", extra={"commands": commands, "transfers": transfers})
+
+
+def writer_timing(phase: str, seconds: float, commands: int) -> None:
+    _safe(_WRITER.labels(phase).observe, seconds)
+    if stage_log.isEnabledFor(logging.DEBUG):
+        stage_log.debug("writer %s ms=%.3f", phase, seconds * 1e3,
+                        extra={"stage": f"exchange {phase}", "seconds": seconds,
+                               "commands": commands})  # fmt: skip
 
 
 def batch_split(commands: int, error_code: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("settle.before_commit", "settle.after_commit", "outbox.after_put")
+POINTS = ("settle.before_commit", "settle.after_commit", "outbox.after_put", "admit.before_commit")
 _armed: str | None = None
 
 

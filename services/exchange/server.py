@@ -21,6 +21,7 @@ from cocore.storage import Database, upgrade
 from cocore.syntax import TidClock
 
 from . import events, faults, identity
+from .admission import AdmissionBook
 from .auth import Authenticator
 from .config import Config
 from .exchange import Exchange
@@ -31,6 +32,7 @@ from .policies import Attesting, publish_policy
 from .publisher import Publisher
 from .receipts import FirehoseSource, ReceiptSource, settle_from
 from .reconcile import Report, deep_drifts
+from .state import Batch
 from .sweeps import every, expire_holds, retry_unsettled, supervise
 from .verifier_pool import Verifier
 from .writer import Writer
@@ -83,14 +85,22 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
                                     attesting=attesting, now=clock(),
                                     tid=lambda: str(tids.next()))  # fmt: skip
     publisher = Publisher(database, lambda: identity.login(config, keys), clock)
-    writer = Writer(database, policies.context, clock, tids=tids,
-                    on_commit=lambda batch: publisher.wake() if batch.outbox else None)  # fmt: skip
+    admissions = AdmissionBook(config.fast_admit_s) if config.fast_admit_s > 0 else None
+
+    def committed(batch: Batch) -> None:
+        if admissions is not None:
+            admissions.committed(batch)
+        if batch.outbox:
+            publisher.wake()
+
+    writer = Writer(database, policies.context, clock, tids=tids, on_commit=committed)
     verifier = Verifier(keys.settlement, config.verify_workers)
     await verifier.start()
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
     fetcher = RecordFetcher(resolver)
     exchange = Exchange(database=database, writer=writer, verifier=verifier, policies=policies,
-                        key=keys.settlement, clock=clock, fetcher=fetcher)  # fmt: skip
+                        key=keys.settlement, clock=clock, fetcher=fetcher,
+                        admissions=admissions)  # fmt: skip
     auth = Authenticator(config.operator_token, config.service_tokens,
                          ServiceAuthVerifier(did, resolver))  # fmt: skip
     key = KeyInfo(jwk, attesting.fingerprint, multibase(p256_did_key(keys.settlement.public_key)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +70,7 @@ class _Item(Generic[T]):
     future: asyncio.Future[T] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 class Writer:
@@ -132,8 +134,11 @@ class Writer:
                         self._queue.task_done()
                         break
                     items.append(nxt)
+            started = time.perf_counter()
+            events.writer_timing("queue_wait", started - first.queued_at, len(items))
             try:
                 await self._process(items)
+                events.writer_timing("batch", time.perf_counter() - started, len(items))
             except BaseException as e:
                 # A bug or a broken invariant: stop here (nothing of this batch committed)
                 # and fail every caller rather than leave them waiting forever.
@@ -195,6 +200,8 @@ class Writer:
             await save_domain(conn, batch)
             if batch.new_settlements:
                 faults.hit("settle.before_commit")
+            if batch.new_holds:
+                faults.hit("admit.before_commit")
         if batch.new_settlements:
             faults.hit("settle.after_commit")
         return results, batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -16,6 +17,10 @@ log = logging.getLogger("cocore.gateway")
 async def main() -> None:
     config = GatewayConfig.from_env(os.environ)
     gateway = await start(config)
+    # What start-up allocated lives as long as the process: keep the cyclic collector from
+    # rescanning it: a full pass stalls every request in flight (~0.2 s in bench/gateway).
+    gc.collect()
+    gc.freeze()
     log.info("gateway HTTP on %s, ext_authz on %s", gateway.url, gateway.authz.address)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -38,5 +38,10 @@ class TtlCache(Generic[K, V]):
     def pop(self, key: K) -> None:
         self._items.pop(key, None)
 
+    def update(self, change: Callable[[V], V]) -> None:
+        """Replace every live value with `change(value)`, keeping its expiry."""
+        for key, (expires, value) in list(self._items.items()):
+            self._items[key] = (expires, change(value))
+
     def clear(self) -> None:
         self._items.clear()

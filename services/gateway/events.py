@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("cocore.gateway")
+stage_log = logging.getLogger("cocore.gateway.stages")  # DEBUG: one line per paid-path stage
 REGISTRY = CollectorRegistry(auto_describe=True)
 _BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120)
 
@@ -41,6 +42,10 @@ _TTFT = Histogram(
 _DURATION = Histogram(
     "cocore_gateway_job_seconds", "Request to completion.", buckets=_BUCKETS_S, registry=REGISTRY
 )
+_STAGE = Histogram(
+    "cocore_gateway_stage_seconds", "Paid-path stages (auth, admit, pick, dispatch, …).",
+    ["stage"], buckets=_BUCKETS_S, registry=REGISTRY,
+)  # fmt: skip
 
 
 class _Bridge(Collector):
@@ -61,6 +66,13 @@ def answered(route: str, status: int, code: str | None = None) -> None:
 
 def first_chunk(seconds: float) -> None:
     _TTFT.observe(seconds)
+
+
+def stage(name: str, seconds: float) -> None:
+    _STAGE.labels(name).observe(seconds)
+    if stage_log.isEnabledFor(logging.DEBUG):
+        stage_log.debug("stage %s ms=%.3f", name, seconds * 1e3,
+                        extra={"stage": name, "seconds": seconds})  # fmt: skip
 
 
 def job_ended(outcome: str, seconds: float) -> None:

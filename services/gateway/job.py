@@ -27,6 +27,7 @@ from .policy import Policy
 from .pricing import rate_price
 from .records import JobRecords
 from .settle import SettleJob
+from .stages import Stopwatch
 
 if TYPE_CHECKING:
     from .paid import Caller, PaidPath
@@ -58,6 +59,8 @@ class RunningJob:
     events: AsyncIterator[Event]
     started_at: float
     tpm: int
+    recorded: asyncio.Future[None] | None = None  # the job records' outbox write, once begun
+    watch: Stopwatch = field(default_factory=Stopwatch)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
     provider_did: str = ""
@@ -75,9 +78,12 @@ class RunningJob:
             async for event in self.events:
                 self._buffer.append(event)
                 if isinstance(event, Started):
+                    self.watch.lap("dispatch_accepted")
                     self._started(event)
                 if isinstance(event, Chunks | Completed | Failed):
                     if isinstance(event, Chunks):
+                        self.watch.lap("first_chunk")
+                        self.watch.since_start("ttft")
                         events.first_chunk(time.monotonic() - self.started_at)
                     break
             else:
@@ -98,7 +104,9 @@ class RunningJob:
                     assert self._opened is not None, "chunks before a started event"
                     for delta in self._opened.open(event.first_seq, event.chunks):
                         yield delta
+                    self._queue_records()  # the first token is on its way: now the disk
                 elif isinstance(event, Completed):
+                    self.watch.lap("rest_of_stream")
                     yield self._complete(event)
                     return
                 elif isinstance(event, Failed):
@@ -137,11 +145,19 @@ class RunningJob:
         self.paid.limiter.record_tokens(key.id, event.tokens_in + event.tokens_out, self.tpm)
         self.paid.keys.spend(key.id, price)
         if event.receipt_uri:
+            self._queue_records()
             self._hold_open = False  # the settler captures or releases it now
-            self.settlement = self.paid.settler.submit(
-                SettleJob(self.records, self.hold.hold_id, event.receipt_uri, event.receipt_cid)
-            )
+            job = SettleJob(self.records, self.hold.hold_id, event.receipt_uri,
+                            event.receipt_cid, self.recorded)  # fmt: skip
+            self.settlement = self.paid.settler.submit(job)
         return self.finished
+
+    def _queue_records(self) -> None:
+        """The job streams: queue its records now, once the first token went out (the
+        outbox write would compete with the dispatch and the first write for the CPU); a
+        job refused before it streamed leaves nothing to publish."""
+        if self.recorded is None:
+            self.recorded = self.paid.record(self.caller.did, self.records, self.watch)
 
     async def close(self, outcome: str) -> None:
         """End the dispatch (cancelling the provider if it still runs); free an unused hold."""

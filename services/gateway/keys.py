@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -186,8 +186,17 @@ class KeyStore:
                     .where(ApiKeyRow.id == key_id)
                     .values(spent=ApiKeyRow.spent + amount)
                 )
-        self._by_hash.clear()  # cached `spent` snapshots are stale now
-        self._by_id.clear()
+
+        # Move the flushed spending into the cached snapshots instead of dropping them, so the
+        # request path keeps answering from memory. (A snapshot loaded while this transaction
+        # committed may count it twice: a budget then looks fuller, never emptier.)
+        def moved(info: KeyInfo | None) -> KeyInfo | None:
+            if info is None or info.id not in spent:
+                return info
+            return replace(info, spent=info.spent + spent[info.id])
+
+        self._by_hash.update(moved)
+        self._by_id.update(moved)
 
 
 def _info(row: ApiKeyRow) -> KeyInfo:

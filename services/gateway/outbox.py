@@ -1,9 +1,11 @@
 """The durable outbox: a requester's job and paymentAuthorization, written to their PDS later.
 
 Rows are queued with their rkey and CID fixed (`records.place`), so the strongRefs the job
-travels with are right before the PDS has them. The publisher writes each group in one
-`applyWrites` commit, retries with backoff, and treats a record already there with the same
-CID as published (a retry after a lost answer). A wiped account's queued rows are dropped.
+travels with are right before the PDS has them. The publisher writes every due row of one
+repo in one `applyWrites` commit (a group's records are never split across commits; several
+jobs' groups share one, which spares the PDS a commit per job), retries with backoff, and
+treats a record already there with the same CID as published (a retry after a lost answer).
+A wiped account's queued rows are dropped.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from cocore.atproto import AtprotoClient, AtprotoError, Create
-from cocore.errors import CocoreError
-from cocore.storage import Database
+from cocore.errors import CocoreError, Unavailable
+from cocore.storage import Database, DuplicateKey
 from cocore.syntax import parse_did, parse_nsid, parse_record_key
 
 from . import events
@@ -28,8 +30,9 @@ from .db import OutboxRow
 from .records import Placed
 
 log = logging.getLogger("cocore.gateway")
-PENDING, PUBLISHED, CANCELLED = "pending", "published", "cancelled"
+PENDING, PUBLISHED = "pending", "published"
 CLAIM_S = 30
+ENQUEUE_TRIES = 4
 MAX_BACKOFF_S = 300
 
 
@@ -48,24 +51,27 @@ class Outbox:
 
     async def enqueue(self, did: str, group: str, records: Sequence[Placed]) -> None:
         now = self.clock()
-        async with self.db.transaction() as session:
-            session.add_all(
-                OutboxRow(did=did, group_key=group, collection=str(p.collection), rkey=p.rkey,
-                          cid=p.cid, record=p.record, state=PENDING, attempts=0,
-                          next_attempt_at=now, last_error=None, created_at=now,
-                          published_at=None)
-                for p in records
-            )  # fmt: skip
+        rows = [
+            {"did": did, "group_key": group, "collection": str(p.collection), "rkey": p.rkey,
+             "cid": p.cid, "record": p.record, "state": PENDING, "attempts": 0,
+             "next_attempt_at": now, "last_error": None, "created_at": now,
+             "published_at": None}
+            for p in records
+        ]  # fmt: skip
+        for attempt in range(ENQUEUE_TRIES):
+            try:
+                async with self.db.transaction() as session:  # one statement, no unit of work
+                    await session.execute(insert(OutboxRow), rows)
+                break
+            except DuplicateKey:
+                if not attempt:
+                    raise
+                break  # the earlier try committed after all
+            except Unavailable:  # the write lock stayed busy (a burst): try again shortly
+                if attempt + 1 == ENQUEUE_TRIES:
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
         self._wake.set()
-
-    async def cancel(self, group: str) -> None:
-        """The job never ran: do not publish what is still queued."""
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.group_key == group, OutboxRow.state == PENDING)
-                .values(state=CANCELLED)
-            )
 
     async def drop_account(self, did: str) -> int:
         async with self.db.transaction() as session:
@@ -90,10 +96,11 @@ class Outbox:
             self._wake.clear()
 
     async def publish_due(self) -> int:
-        """Publish every due group once; returns how many groups were written."""
+        """Publish every due row once, one commit per repo; returns how many groups were
+        written."""
         rows = await self._claim()
-        groups = [list(g) for _, g in groupby(rows, key=lambda r: (r.did, r.group_key))]
-        done = await asyncio.gather(*(self._publish(g) for g in groups))
+        repos = [list(g) for _, g in groupby(rows, key=lambda r: r.did)]
+        done = await asyncio.gather(*(self._publish(g) for g in repos))
         return sum(done)
 
     async def _claim(self) -> list[OutboxRow]:
@@ -106,6 +113,9 @@ class Outbox:
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ))  # fmt: skip
+            if len(rows) == self.batch and rows[0].group_key != rows[-1].group_key:
+                cut = rows[-1].group_key  # the limit may have split it: next round takes it whole
+                rows = [r for r in rows if r.group_key != cut]
             for row in rows:  # a crashed publisher's claim lapses after CLAIM_S
                 row.next_attempt_at = now + timedelta(seconds=CLAIM_S)
         return rows
@@ -121,7 +131,7 @@ class Outbox:
                 return 0
             await self._mark(rows, PUBLISHED)
             events.records_published(len(rows))
-            return 1
+            return len({r.group_key for r in rows})
 
     async def _mark(self, rows: list[OutboxRow], state: str) -> None:
         async with self.db.transaction() as session:

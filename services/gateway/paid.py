@@ -1,13 +1,16 @@
 """The paid path: key → DID → admit (hold) → pick → seal → dispatch → stream → settle.
 
-Admission, the pick and queueing the job records run concurrently; the records' strongRefs
-were computed locally, so nothing waits for the requester's PDS (§6 item 17). The hold is
-released on every path that does not end in a receipt (§6 item 1).
+Admission and the pick run concurrently; the job records are queued in the durable outbox
+once the job streams, and only the settler waits for that write (their strongRefs were
+computed locally, so nothing on the way to the first token waits for a disk or the
+requester's PDS, §6 item 17). The hold is released on every path that does not end in a
+receipt (§6 item 1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -31,8 +34,10 @@ from .policy import Policy, PolicySource
 from .ratelimit import RateLimiter
 from .records import JobRecords, build
 from .settle import Settler
+from .stages import Stopwatch
 from .terms import TermsGate
 
+log = logging.getLogger("cocore.gateway")
 # When several steps fail at once, the answer names the most fundamental problem.
 _PRIORITY = ("invalid_request", "model_not_found", "insufficient_balance", "budget_exceeded")
 
@@ -68,8 +73,11 @@ class PaidPath:
         tpm = key.tokens_per_minute if key.tokens_per_minute is not None else self.default_tpm
         return rpm, tpm
 
-    async def start(self, caller: Caller, req: InferenceRequest) -> RunningJob:
+    async def start(
+        self, caller: Caller, req: InferenceRequest, watch: Stopwatch | None = None
+    ) -> RunningJob:
         started = time.monotonic()
+        watch = watch or Stopwatch()
         policy = await self.policies.current()
         await self.terms.require(caller.did, policy)
         rpm, tpm = self.limits(caller.key)
@@ -77,20 +85,38 @@ class PaidPath:
         ceiling = 0 if req.routing.pro_bono else _ceiling(req, policy)
         self._check_budget(caller.key, ceiling)
         accepted = await self._accepted(caller.did, req)
+        watch.lap("prepare")
         records = build(
             parse_did(caller.did), req, policy, ceiling=ceiling,
             input_commitment=sha256_hex(req.input_bytes), accepted_providers=accepted,
             now=self.clock(), ttl_s=self.job_ttl_s, tids=self.tids, nonce=self.nonce,
         )  # fmt: skip
-        hold, candidates = await self._admit_and_pick(caller, req, policy, records, accepted)
-        attempts, openers = _seal(candidates, req.input_bytes)
+        watch.lap("records")
+        hold, candidates = await self._admit_and_pick(
+            caller, req, policy, records, accepted, watch=watch
+        )
+        watch.lap("admit_pick")
+        try:
+            attempts, openers = _seal(candidates, req.input_bytes)
+        except BaseException:
+            await self.exchange.release(hold.hold_id)
+            raise
+        watch.lap("seal")
         job = RunningJob(
             paid=self, caller=caller, req=req, policy=policy, records=records, hold=hold,
-            openers=openers, started_at=started, tpm=tpm,
+            openers=openers, started_at=started, tpm=tpm, watch=watch,
             events=self.matchmaker.dispatch(_spec(caller.did, req, records, policy), attempts),
         )  # fmt: skip
         await job.prime()
         return job
+
+    def record(self, did: str, records: JobRecords, watch: Stopwatch) -> asyncio.Task[None]:
+        """Queue the job's records in the durable outbox, in the background; the settler
+        awaits the task (durable before settlement, never before the first token)."""
+        queued = self.outbox.enqueue(did, records.key, [records.authorization, records.job])
+        task = asyncio.create_task(watch.timed("outbox", queued), name=f"record {records.key}")
+        task.add_done_callback(_log_failure)
+        return task
 
     def _check_budget(self, key: KeyInfo, ceiling: int) -> None:
         if key.budget is not None and self.keys.spent(key) + ceiling > key.budget:
@@ -109,7 +135,7 @@ class PaidPath:
 
     async def _admit_and_pick(
         self, caller: Caller, req: InferenceRequest, policy: Policy, records: JobRecords,
-        accepted: list[str],
+        accepted: list[str], *, watch: Stopwatch,
     ) -> tuple[Hold, list[Candidate]]:  # fmt: skip
         r = req.routing
         query = PickQuery(
@@ -125,24 +151,24 @@ class PaidPath:
                 key=records.key, job_uri=records.job.uri, ttl_s=self.hold_ttl_s,
             )
         )  # fmt: skip
-        queued = self.outbox.enqueue(caller.did, records.key,
-                                     [records.authorization, records.job])  # fmt: skip
-        hold, picked, enqueued = await asyncio.gather(
-            admit, self.matchmaker.pick(query), queued, return_exceptions=True
-        )
-        failures = [x for x in (hold, picked, enqueued) if isinstance(x, BaseException)]
-        if not failures:
-            assert isinstance(hold, Hold) and isinstance(picked, list)
+        hold, picked = await asyncio.gather(
+            watch.timed("admit", admit), watch.timed("pick", self.matchmaker.pick(query)),
+            return_exceptions=True,
+        )  # fmt: skip
+        if isinstance(hold, Hold) and isinstance(picked, list):
             return hold, picked
         if isinstance(hold, Hold):
             await self.exchange.release(hold.hold_id)
-        if not isinstance(enqueued, BaseException):
-            await self.outbox.cancel(records.key)
-        raise _first(failures)
+        raise _first([x for x in (hold, picked) if isinstance(x, BaseException)])
 
 
 async def _no_hold() -> Hold:
     return Hold("", 0)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("job_records_not_queued error=%s", type(task.exception()).__name__)
 
 
 def _first(failures: list[BaseException]) -> BaseException:

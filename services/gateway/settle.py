@@ -1,25 +1,26 @@
 """The fast path to settlement, off the response path: find the receipt, hand it over.
 
-The provider publishes its receipt once the answer was delivered; the settler reads it from
-the provider's PDS (CID-checked against the strongRef the completion carried) and calls the
-exchange's Settle with the job and authorization it already holds, capturing the hold. If no
-receipt comes, or the exchange refuses it, the hold is released: the requester pays nothing
-unless a verified receipt settles (the exchange's firehose path still catches a late one).
+The job and authorization records must be durably queued before anything settles (the
+request path does not wait for that write; the settler does). The provider publishes its
+receipt once the answer was delivered; the settler reads it from the provider's PDS
+(CID-checked against the strongRef the completion carried; `receipts.py` shares one poller
+per provider repo) and calls the exchange's Settle with the job and authorization it already
+holds, capturing the hold. If no receipt comes, or the exchange refuses it, the hold is
+released: the requester pays nothing unless a verified receipt settles (the exchange's
+firehose path still catches a late one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
-from cocore.atproto import AtprotoError
 from cocore.errors import CocoreError
-from cocore.syntax import parse_at_uri, record_cid
 
 from . import events
 from .exchange_client import ExchangeClient, Settled
+from .receipts import ReceiptWatch
 from .records import JobRecords, Placed
 from .repos import RepoReader
 
@@ -33,6 +34,7 @@ class SettleJob:
     hold_id: str
     receipt_uri: str
     receipt_cid: str
+    recorded: asyncio.Future[None] | None = None  # the job records' outbox write
 
 
 class Settler:
@@ -40,7 +42,7 @@ class Settler:
         self, exchange: ExchangeClient, repos: RepoReader, *, receipt_wait_s: float
     ) -> None:
         self.exchange = exchange
-        self.repos = repos
+        self.receipts = ReceiptWatch(repos)
         self.receipt_wait_s = receipt_wait_s
         self._tasks: set[asyncio.Task[Settled | None]] = set()
 
@@ -57,8 +59,15 @@ class Settler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.receipts.aclose()
 
     async def _run(self, job: SettleJob) -> Settled | None:
+        if not await _recorded(job):
+            # The settlement would point at a job and authorization that may never reach
+            # the requester's repo: charge nothing rather than publish an unverifiable one.
+            events.settled("no_records")
+            await self.exchange.release(job.hold_id)
+            return None
         receipt = await self._receipt(job)
         if receipt is None:
             events.settled("no_receipt")
@@ -88,25 +97,15 @@ class Settler:
         return outcome
 
     async def _receipt(self, job: SettleJob) -> Placed | None:
-        uri = parse_at_uri(job.receipt_uri)
-        deadline = time.monotonic() + self.receipt_wait_s
-        delay = 0.02
-        while True:
-            try:
-                client = await self.repos.client(str(uri.repo))
-                view = await client.get_record(uri.repo, uri.collection, uri.rkey)
-            except (AtprotoError, CocoreError):
-                view = None
-            if view is not None:
-                if (
-                    str(view.cid) != job.receipt_cid
-                    or str(record_cid(view.value)) != job.receipt_cid
-                ):
-                    log.warning("receipt_cid_mismatch uri=%s", job.receipt_uri)
-                    return None
-                return Placed(uri.collection, str(uri.rkey), job.receipt_uri, job.receipt_cid,
-                              view.value)  # fmt: skip
-            if time.monotonic() + delay > deadline:
-                return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        return await self.receipts.wait(job.receipt_uri, job.receipt_cid, self.receipt_wait_s)
+
+
+async def _recorded(job: SettleJob) -> bool:
+    """The job and authorization are durably queued for the requester's PDS."""
+    if job.recorded is None:
+        return True
+    try:
+        await asyncio.shield(job.recorded)
+    except CocoreError:
+        return False
+    return True

@@ -10,6 +10,7 @@ import logging
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 log = logging.getLogger("cocore.matchmaker")
+stage_log = logging.getLogger("cocore.matchmaker.stages")  # DEBUG: per-job timings
 
 _LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -63,6 +64,13 @@ class MatchmakerEvents:
 
     def first_chunk(self, ttft_s: float) -> None:
         self.ttft.observe(ttft_s)
+        stage("matchmaker job sent → first chunk", ttft_s)
+
+    def pick_served(self, seconds: float) -> None:
+        stage("matchmaker pick (handler)", seconds)
+
+    def dispatch_streaming(self, seconds: float) -> None:
+        stage("matchmaker dispatch → first chunk", seconds)
 
     def job_completed(self, duration_s: float, tokens_out: int) -> None:
         self.completed.inc()
@@ -83,3 +91,9 @@ class MatchmakerEvents:
 
     def attempt_forwarded(self) -> None:
         self.forwarded.inc()
+
+
+def stage(name: str, seconds: float) -> None:
+    if stage_log.isEnabledFor(logging.DEBUG):
+        stage_log.debug("%s ms=%.3f", name, seconds * 1e3,
+                        extra={"stage": name, "seconds": seconds})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +41,7 @@ class MatchmakerServicer(pb_grpc.MatchmakerServicer):
         self._credential = credential
 
     async def Pick(self, request: pb.PickRequest, context: Any) -> pb.PickResponse:
+        start = time.perf_counter()
         self._credential.check(context)
         f = pick_filter(request)
         try:
@@ -47,14 +49,20 @@ class MatchmakerServicer(pb_grpc.MatchmakerServicer):
         except PickRefused as e:
             self._hub.events.pick_refused(e.code)
             raise
-        return pb.PickResponse(candidates=[candidate(p, f.requester_did) for p in picks])
+        response = pb.PickResponse(candidates=[candidate(p, f.requester_did) for p in picks])
+        self._hub.events.pick_served(time.perf_counter() - start)
+        return response
 
     async def Dispatch(
         self, request: pb.DispatchRequest, context: Any
     ) -> AsyncIterator[pb.DispatchEvent]:
         metadata = self._credential.check(context)
         forwarded = FORWARDED_HEADER in metadata
+        start, streaming = time.perf_counter(), False
         async for event in self._dispatcher.dispatch(request, forwarded=forwarded):
+            if not streaming and event.WhichOneof("event") == "chunks":
+                streaming = True
+                self._hub.events.dispatch_streaming(time.perf_counter() - start)
             yield event
 
     async def ListProviders(

@@ -128,7 +128,7 @@ async def _exchange_did(service: Service) -> str:
         policy = await exchange_pb2_grpc.ExchangeStub(channel).GetPolicy(
             pb.GetPolicyRequest(), metadata=OPERATOR
         )
-    return policy.exchange_did
+    return str(policy.exchange_did)
 
 
 async def _settle(service: Service, bundle: object) -> pb.SettleResponse:
@@ -152,7 +152,9 @@ async def _reconcile(service: Service) -> pb.ReconcileResponse:
     async with grpc.aio.insecure_channel(service.address) as channel:
         stub = exchange_pb2_grpc.ExchangeStub(channel)
         for _ in range(100):  # the publisher catches up in the background
-            report = await stub.Reconcile(pb.ReconcileRequest(deep=True), metadata=OPERATOR)
+            report: pb.ReconcileResponse = await stub.Reconcile(
+                pb.ReconcileRequest(deep=True), metadata=OPERATOR
+            )
             if report.stats["outbox_pending"] == 0:
                 return report
             await asyncio.sleep(0.2)
@@ -205,5 +207,57 @@ async def test_killed_mid_settlement_loses_and_doubles_nothing(
         assert report.stats["outbox_pending"] == 0
         on_pds = await _records_on_pds(atproto_stack, exchange, str(bundle.receipt_uri))
         assert on_pds == [again.settlement.uri]  # published, exactly once
+    finally:
+        service.stop()
+
+
+async def _admit(service: Service, did: str, amount: int, key: str, job_uri: str = "") -> str:
+    request = pb.AdmitRequest(
+        requester_did=did, price_ceiling=common_pb2.Money(amount=amount, currency="CC"),
+        idempotency_key=key, job_uri=job_uri, ttl_seconds=600,
+    )  # fmt: skip
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        reply = await exchange_pb2_grpc.ExchangeStub(channel).Admit(request, metadata=SERVICE)
+    return str(reply.hold_id)
+
+
+async def _balance(service: Service, did: str) -> pb.GetBalanceResponse:
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        reply: pb.GetBalanceResponse = await exchange_pb2_grpc.ExchangeStub(channel).GetBalance(
+            pb.GetBalanceRequest(did=did), metadata=OPERATOR
+        )
+    return reply
+
+
+async def test_a_hold_answered_from_memory_and_lost_in_a_crash_only_defers_to_the_balance(
+    service: Service, people: tuple[Account, Account], atproto_stack: AtprotoStack
+) -> None:
+    """Admit answers a known member before the hold commits; the process dies before that
+    batch. After the restart there is no hold, and the job's receipt settles against the
+    balance, exactly once, with books that reconcile."""
+    requester, provider_account = people
+    await service.start(crash_at="admit.before_commit")
+    exchange = await _exchange_did(service)
+    factory = ReceiptFactory(exchange, datetime.now(UTC), rng=random.Random("admit"))  # type: ignore[arg-type]
+    provider: Provider = factory.provider(did=provider_account.client.did)
+    bundle = factory.bundle(requester.client.did, provider, tokens_out=300)
+    did = str(requester.client.did)
+    assert await _admit(service, did, 0, "warm") == ""  # a member now; no hold, no crash
+    before = await _balance(service, did)
+    hold = await _admit(service, did, 50_000, "job", bundle.receipt["job"]["uri"])
+    assert hold, "answered (from memory) before the batch that died"
+    await service.wait_killed()
+
+    await service.start()
+    try:
+        after = await _balance(service, did)
+        assert (after.balance, after.held) == (before.balance, before.held), "the hold is gone"
+        settled = await _settle(service, bundle)
+        assert settled.result == pb.SETTLE_RESULT_SETTLED, settled
+        assert settled.amount == 300
+        charged = await _balance(service, did)
+        assert (charged.balance, charged.held) == (after.balance - 300, after.held)
+        report = await _reconcile(service)
+        assert report.ok, list(report.drifts)
     finally:
         service.stop()

@@ -47,6 +47,11 @@ async def no_hold_left(net: TestNetwork, did: str) -> None:
     raise AssertionError("a hold was left behind")
 
 
+async def nothing_queued(net: TestNetwork, did: str) -> None:
+    """A job refused before it ran leaves no job or authorization to publish."""
+    assert await net.gateway.ctx.outbox.pending(did) == 0
+
+
 async def test_400_names_the_field(http: httpx.AsyncClient, user: User) -> None:
     status, error = await chat_error(http, user.key, temperature=9)
     assert (status, error["type"], error["code"], error["param"]) == (
@@ -76,7 +81,8 @@ async def test_402_insufficient_balance(network: TestNetwork, user: User) -> Non
     assert caught.value.status_code == 402 and caught.value.code == "insufficient_balance"
     details = caught.value.body["details"]  # type: ignore[index]
     assert details["short_by"] > 0 and details["required"] > details["available"]
-    await no_hold_left(network, user.did)
+    await no_hold_left(network, user.did)  # admission failed while the pick succeeded
+    await nothing_queued(network, user.did)
 
 
 async def test_402_key_budget(network: TestNetwork, http: httpx.AsyncClient, user: User) -> None:
@@ -101,7 +107,8 @@ async def test_404_model_not_found(network: TestNetwork, user: User) -> None:
         with pytest.raises(openai.NotFoundError) as caught:
             await client.chat.completions.create(model="no-such-model", messages=HELLO)
     assert caught.value.code == "model_not_found"
-    await no_hold_left(network, user.did)
+    await no_hold_left(network, user.did)  # the pick failed while admission succeeded
+    await nothing_queued(network, user.did)
 
 
 async def test_413_body_too_large(http: httpx.AsyncClient, user: User) -> None:
@@ -130,6 +137,7 @@ async def test_503_no_providers_available(network: TestNetwork, user: User) -> N
                                                  extra_body={"country": "ZZ"})  # fmt: skip
     assert caught.value.status_code == 503 and caught.value.code == "no_providers_available"
     await no_hold_left(network, user.did)
+    await nothing_queued(network, user.did)
 
 
 async def test_504_provider_timeout_releases_the_hold(network: TestNetwork, user: User) -> None:

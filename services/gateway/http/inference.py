@@ -15,11 +15,13 @@ from ..errors import GatewayError
 from ..exchange_client import Settled
 from ..inference import InferenceRequest, parse_chat, parse_completion
 from ..job import Finished, RunningJob
+from ..stages import Stopwatch
 from . import render
 from .body import read_json
 from .errors import error_body
 
 if TYPE_CHECKING:
+    from ..paid import Caller
     from .app import Context
 
 SSE_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
@@ -27,22 +29,32 @@ SSE_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "
 
 async def chat(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
+    watch = Stopwatch()
     caller = await ctx.auth.caller(request)
+    watch.lap("auth")
     body = await read_json(request, ctx.config.limits.max_body_bytes)
     salt = os.urandom(16).hex() if ctx.salt_input else None
-    return await _run(request, caller, parse_chat(body, ctx.config.limits, salt))
+    req = parse_chat(body, ctx.config.limits, salt)
+    watch.lap("parse")
+    return await _run(request, caller, req, watch)
 
 
 async def completions(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
+    watch = Stopwatch()
     caller = await ctx.auth.caller(request)
-    body = await read_json(request, ctx.config.limits.max_body_bytes)
-    return await _run(request, caller, parse_completion(body, ctx.config.limits))
+    watch.lap("auth")
+    req = parse_completion(await read_json(request, ctx.config.limits.max_body_bytes),
+                           ctx.config.limits)  # fmt: skip
+    watch.lap("parse")
+    return await _run(request, caller, req, watch)
 
 
-async def _run(request: Request, caller: object, req: InferenceRequest) -> Response:
+async def _run(
+    request: Request, caller: Caller, req: InferenceRequest, watch: Stopwatch
+) -> Response:
     ctx: Context = request.app.state.ctx
-    job = await ctx.paid.start(caller, req)  # type: ignore[arg-type]
+    job = await ctx.paid.start(caller, req, watch)
     route = request.url.path
     if req.stream:
         events.answered(route, 200)
@@ -56,7 +68,10 @@ async def _run(request: Request, caller: object, req: InferenceRequest) -> Respo
     settled = await _wait(job, ctx.config.settle_wait_ms)
     x_cocore = job.x_cocore(settled)
     events.answered(route, 200)
-    return JSONResponse(render.whole(job, finished, x_cocore), headers=render.headers(x_cocore))
+    answer = JSONResponse(render.whole(job, finished, x_cocore), headers=render.headers(x_cocore))
+    watch.lap("render")
+    watch.since_start("whole")
+    return answer
 
 
 async def _wait(job: RunningJob, wait_ms: int) -> Settled | None:

@@ -11,6 +11,7 @@ import pytest
 from cocore.crypto import SigningKey, jwk_fingerprint
 from cocore.storage import Database, upgrade
 from cocore.syntax import Did, TidClock, parse_did
+from services.exchange.admission import AdmissionBook
 from services.exchange.exchange import Exchange
 from services.exchange.policies import Attesting, Policies, publish_policy
 from services.exchange.policy import PolicyTerms
@@ -62,8 +63,10 @@ async def open_harness(
     did: Did = EXCHANGE_DID,
     key: SigningKey | None = None,
     clock_id: int = 0,
+    fast_admit: bool = False,
 ) -> Harness:
-    """A fresh exchange over `url` (migrated); several harnesses may share one database."""
+    """A fresh exchange over `url` (migrated); several harnesses may share one database.
+    `fast_admit` answers a known member's Admit from memory, as the service does."""
     await upgrade(url, MIGRATIONS)
     database = Database.from_url(url)
     clock = FakeClock(start)
@@ -74,11 +77,13 @@ async def open_harness(
         database, exchange=did, terms=terms or PolicyTerms(), attesting=attesting,
         now=clock(), tid=lambda: str(tids.next()),
     )  # fmt: skip
-    writer = Writer(database, policies.context, clock, tids=tids)
+    book = AdmissionBook(ttl_s=60) if fast_admit else None
+    writer = Writer(database, policies.context, clock, tids=tids,
+                    on_commit=book.committed if book else None)  # fmt: skip
     writer.start()
     verifier = Verifier(key, 0)
     exchange = Exchange(database=database, writer=writer, verifier=verifier, policies=policies,
-                        key=key, clock=clock)  # fmt: skip
+                        key=key, clock=clock, admissions=book)  # fmt: skip
     factory = ReceiptFactory(did, clock())
     return Harness(exchange, database, clock, factory, policies, writer, url)
 

@@ -103,6 +103,7 @@ class Pending:
 
 class ExchangeMachine(RuleBasedStateMachine):
     url_factory: Any = None  # set per backend: () -> (loop) -> url
+    fast_admit = False  # True: known members' admissions are answered from memory
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +117,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.period_start = self.h.clock() - timedelta(days=1)
 
     async def _open(self) -> Harness:
-        return await open_harness(await type(self).url_factory(), TERMS)
+        return await open_harness(await type(self).url_factory(), TERMS,
+                                  fast_admit=type(self).fast_admit)  # fmt: skip
 
     def run(self, awaitable: Any) -> Any:
         return self.loop.run_until_complete(awaitable)
@@ -154,6 +156,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         m = self.model
         m.touch(did, self.now)
         ok = m.available(did) - ceiling >= TERMS.token_floor
+        batches = self.h.writer.batches
         try:
             admitted = self.run(
                 self.h.exchange.admit(_parse(did), ceiling, job_uri, _uri(job_uri), 600)
@@ -162,6 +165,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             assert not ok, "admission refused although the model has room"
             return
         assert ok, "admission granted although the model is short"
+        event("admitted from memory" if self.h.writer.batches == batches else "admitted")
         if admitted.hold_id:
             expires = self.now + timedelta(seconds=600)
             m.holds[job_uri] = Hold(admitted.hold_id, did, ceiling, expires)
@@ -340,6 +344,22 @@ def test_exchange_state_machine_on_sqlite() -> None:
 
         ExchangeMachine.url_factory = staticmethod(url)
         run_state_machine_as_test(ExchangeMachine, settings=SETTINGS)
+
+
+class FastAdmitMachine(ExchangeMachine):
+    fast_admit = True
+
+
+def test_exchange_state_machine_with_admission_from_memory() -> None:
+    """The same invariants and the same model when admissions are answered before commit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(10_000))
+
+        async def url() -> str:
+            return sqlite_url(Path(tmp) / f"fast{next(counter)}.db")
+
+        FastAdmitMachine.url_factory = staticmethod(url)
+        run_state_machine_as_test(FastAdmitMachine, settings=SETTINGS)
 
 
 @pytest.mark.postgres

@@ -97,6 +97,14 @@ async def test_expiry_listing_and_batched_usage(store: tuple[KeyStore, Clock]) -
     fresh = await keys.resolve(secret)
     assert fresh is not None and keys.spent(fresh) == 20
     assert (await keys.list_keys(DID))[0]["lastUsedAt"]
+    async with keys.db.transaction() as session:  # the flush kept the cache: no read per request
+        row = await session.get(ApiKeyRow, info.id)
+        assert row is not None
+        row.spent = 999
+    keys.spend(info.id, 5)
+    await keys.flush()
+    again = await keys.resolve(secret)
+    assert again is not None and keys.spent(again) == 25
 
 
 def test_credentials_are_sealed_to_their_did() -> None:
