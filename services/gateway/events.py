@@ -75,10 +75,12 @@ def stage(name: str, seconds: float) -> None:
                         extra={"stage": name, "seconds": seconds})  # fmt: skip
 
 
-def job_ended(outcome: str, seconds: float) -> None:
+def job_ended(outcome: str, seconds: float, job: str, did: str, end_user: str) -> None:
+    """One line per job: which account, which job, and the keyed tag of OpenAI's `user`."""
     _JOBS.labels(outcome).inc()
     _DURATION.observe(seconds)
-    log.debug("job_ended outcome=%s seconds=%.3f", outcome, seconds)
+    log.info("job_ended outcome=%s job=%s did=%s end_user=%s seconds=%.3f",
+             outcome, job, did, end_user, seconds)  # fmt: skip
 
 
 def settled(result: str, codes: tuple[str, ...] = ()) -> None:

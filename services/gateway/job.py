@@ -164,12 +164,14 @@ class RunningJob:
         close = getattr(self.events, "aclose", None)
         if close is not None:
             await close()
+        ended = (outcome, time.monotonic() - self.started_at, self.records.job.uri,
+                 self.caller.did, self.paid.end_user_tag(self.caller, self.req.user))  # fmt: skip
         if self._hold_open:
             self._hold_open = False
             await self.paid.exchange.release(self.hold.hold_id)
-            events.job_ended(outcome, time.monotonic() - self.started_at)
+            events.job_ended(*ended)
         elif outcome == "completed":
-            events.job_ended(outcome, time.monotonic() - self.started_at)
+            events.job_ended(*ended)
 
     @property
     def content(self) -> str:

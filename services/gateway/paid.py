@@ -10,6 +10,8 @@ receipt (§6 item 1).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import time
@@ -67,6 +69,15 @@ class PaidPath:
     default_tpm: int = 0
     tids: TidClock = field(default_factory=TidClock)
     nonce: Callable[[], str] = field(default=lambda: os.urandom(16).hex())
+    # Keys the `user` tags in the job log: stable across restarts, unguessable from outside.
+    end_user_key: bytes = field(default_factory=lambda: os.urandom(32))
+
+    def end_user_tag(self, caller: Caller, user: str | None) -> str:
+        """OpenAI's `user` as a short keyed tag: traceable per key, never stored in clear."""
+        if not user:
+            return "-"
+        message = f"{caller.key.id}\0{user}".encode()
+        return hmac.new(self.end_user_key, message, hashlib.sha256).hexdigest()[:16]
 
     def limits(self, key: KeyInfo) -> tuple[int, int]:
         rpm = key.requests_per_minute if key.requests_per_minute is not None else self.default_rpm

@@ -106,7 +106,7 @@ def build_context(config: GatewayConfig, clock: Callable[[], datetime] = utc_now
         settler=Settler(exchange, repos, receipt_wait_s=config.receipt_wait_s), clock=clock,
         job_ttl_s=config.job_ttl_s, hold_ttl_s=config.hold_ttl_s,
         failover_candidates=config.failover_candidates, default_rpm=config.default_rpm,
-        default_tpm=config.default_tpm,
+        default_tpm=config.default_tpm, end_user_key=config.credentials_key_bytes,
     )  # fmt: skip
     verifier = ServiceAuthVerifier(config.service_did, resolver, max_lifetime_s=JWT_MAX_LIFETIME_S)
     auth = Authenticator(keys, config.edge_secret, verifier, ReplayGuard())

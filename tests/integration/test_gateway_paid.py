@@ -142,3 +142,27 @@ async def test_models_lists_the_network(network: TestNetwork) -> None:
     assert {TINY, SCRIPTED} <= set(models)
     assert models[TINY].model_extra["x_cocore"]["providers"] == 1
     assert models[TINY].model_extra["context_length"] == 2048
+
+
+async def test_openai_user_is_logged_as_a_keyed_tag_never_in_clear(
+    network: TestNetwork, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`user` (OpenAI's end-user id) is honoured for abuse tracing: each job's log line names
+    the account and a keyed tag of the end user — stable per (key, user), never the text."""
+    user = await network.user()
+    client = network.openai(user.key)
+    secret = "alice@example.com"
+    tags = []
+    with caplog.at_level("INFO", logger="cocore.gateway"):
+        for end_user in (secret, secret, "bob@example.com", None):
+            extra = {"user": end_user} if end_user else {}
+            caplog.clear()
+            answer = await client.chat.completions.create(model=TINY, messages=HELLO,
+                                                          max_tokens=2, **extra)  # fmt: skip
+            job = answer.model_extra["x_cocore"]["job_uri"]
+            lines = [r.getMessage() for r in caplog.records if "job_ended" in r.getMessage()]
+            line = next(x for x in lines if f"job={job}" in x)
+            assert f"did={user.did}" in line and secret not in caplog.text
+            tags.append(line.split("end_user=")[1].split()[0])
+    assert tags[0] == tags[1] and len(tags[0]) == 16 and tags[2] not in (tags[0], "-")
+    assert tags[3] == "-"
