@@ -176,6 +176,15 @@ class MatchmakerClient:
         finally:
             call.cancel()
 
+    async def release_lease(self, lease: str) -> bool:
+        """Give a picked slot back (best effort: an unreleased lease expires on its own)."""
+        try:
+            request = pb.ReleaseLeaseRequest(lease=lease)
+            r = await self.stub.ReleaseLease(request, metadata=self._auth, timeout=PICK_TIMEOUT_S)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(r.released)
+
     async def providers(self) -> list[ProviderRow]:
         try:
             r = await self.stub.ListProviders(

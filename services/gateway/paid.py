@@ -111,6 +111,7 @@ class PaidPath:
             attempts, openers = _seal(candidates, req.input_bytes)
         except BaseException:
             await self.exchange.release(hold.hold_id)
+            await self.matchmaker.release_lease(candidates[0].lease)
             raise
         watch.lap("seal")
         job = RunningJob(
@@ -170,6 +171,8 @@ class PaidPath:
             return hold, picked
         if isinstance(hold, Hold):
             await self.exchange.release(hold.hold_id)
+        if isinstance(picked, list) and picked:  # e.g. a 402: the picked slot goes back now
+            await self.matchmaker.release_lease(picked[0].lease)
         raise _first([x for x in (hold, picked) if isinstance(x, BaseException)])
 
 

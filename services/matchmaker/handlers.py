@@ -65,6 +65,14 @@ class MatchmakerServicer(pb_grpc.MatchmakerServicer):
                 self._hub.events.dispatch_streaming(time.perf_counter() - start)
             yield event
 
+    async def ReleaseLease(
+        self, request: pb.ReleaseLeaseRequest, context: Any
+    ) -> pb.ReleaseLeaseResponse:
+        self._credential.check(context)
+        pool = self._hub.pool
+        claims = pool.signer.verify(request.lease, self._hub.wall_clock())
+        return pb.ReleaseLeaseResponse(released=pool.release_lease(claims))
+
     async def ListProviders(
         self, request: pb.ListProvidersRequest, context: Any
     ) -> pb.ListProvidersResponse:

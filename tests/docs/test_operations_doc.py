@@ -205,7 +205,7 @@ def test_matchmaker_examples_carry_the_service_credential(
         ])  # fmt: skip
         credential.check(context)
         checked += 1
-    assert checked == 2
+    assert checked == 3  # ListProviders, Pick, ReleaseLease
 
 
 def test_appview_authz_and_health_examples_send_no_credentials(examples: list[Example]) -> None:

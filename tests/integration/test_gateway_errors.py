@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from tests.integration.matchmaker_kit import slots_in_use
 from tests.network import STALL, TINY, TestNetwork, User
 
 pytestmark = pytest.mark.pds
@@ -83,6 +84,7 @@ async def test_402_insufficient_balance(network: TestNetwork, user: User) -> Non
     assert details["short_by"] > 0 and details["required"] > details["available"]
     await no_hold_left(network, user.did)  # admission failed while the pick succeeded
     await nothing_queued(network, user.did)
+    assert slots_in_use(network.matchmaker) == 0  # the picked slot was given back at once
 
 
 async def test_402_key_budget(network: TestNetwork, http: httpx.AsyncClient, user: User) -> None:

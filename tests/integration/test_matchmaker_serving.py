@@ -18,6 +18,7 @@ from services.provider.link import EchoRunner, ModelSpec, ProBono
 from tests.fixtures.atproto import AtprotoStack
 
 from .matchmaker_kit import (
+    AUTH,
     Machine,
     Requester,
     eventually,
@@ -267,3 +268,22 @@ async def test_a_forged_attestation_update_ends_the_stream(
     forged = await publish_attestation(machine.client, other, machine.keypair)
     machine.link.update_attestation(forged)
     await eventually(lambda: machine.link.status.last_error == "attestation_key_mismatch")
+
+
+async def test_a_picked_slot_is_given_back_with_release_lease(
+    matchmaker: MatchmakerService, machine: Machine, requester: Requester
+) -> None:
+    picked = await requester.pick()
+    lease = picked.candidates[0].lease
+    assert slots_in_use(matchmaker) == 1
+    released = await requester.stub.ReleaseLease(pb.ReleaseLeaseRequest(lease=lease), metadata=AUTH)
+    assert released.released and slots_in_use(matchmaker) == 0
+    again = await requester.stub.ReleaseLease(pb.ReleaseLeaseRequest(lease=lease), metadata=AUTH)
+    assert not again.released and slots_in_use(matchmaker) == 0  # idempotent, never negative
+    with pytest.raises(grpc.aio.AioRpcError) as forged:
+        await requester.stub.ReleaseLease(pb.ReleaseLeaseRequest(lease=lease[:-4] + "AAAA"),
+                                          metadata=AUTH)  # fmt: skip
+    assert forged.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await requester.stub.ReleaseLease(pb.ReleaseLeaseRequest(lease=lease))
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -93,10 +93,11 @@ class Reservations:
         found = self._held.pop(lease_id, None)
         return found[0] if found else None
 
-    def drop(self, lease_id: str) -> None:
+    def drop(self, lease_id: str) -> bool:
         found = self._held.pop(lease_id, None)
         if found is not None:
             self._release(found[0])
+        return found is not None
 
     def sweep(self, now: float) -> int:
         expired = [lid for lid, (_, exp) in self._held.items() if exp <= now]

@@ -135,6 +135,12 @@ class Pool:
         if was_full:
             self.index.refresh(entry)
 
+    def release_lease(self, claims: LeaseClaims) -> bool:
+        """Give back the slot a lease holds on this replica (idempotent)."""
+        if claims.replica_id != self.replica_id:
+            return False
+        return self.reservations.drop(claims.lease_id)
+
     def claim(self, claims: LeaseClaims, entry: ProviderEntry) -> bool:
         """A dispatch takes its slot: the lease's held one, or any free one."""
         held = (

@@ -137,6 +137,11 @@ class MatchmakerStub:
                 request_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersRequest.SerializeToString,
                 response_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersResponse.FromString,
                 _registered_method=True)
+        self.ReleaseLease = channel.unary_unary(
+                '/cocore.matchmaker.v1.Matchmaker/ReleaseLease',
+                request_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseRequest.SerializeToString,
+                response_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseResponse.FromString,
+                _registered_method=True)
 
 
 class MatchmakerServicer:
@@ -164,6 +169,13 @@ class MatchmakerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseLease(self, request, context):
+        """Give back a picked slot that will not be dispatched (e.g. the exchange refused the hold).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatchmakerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -181,6 +193,11 @@ def add_MatchmakerServicer_to_server(servicer, server):
                     servicer.ListProviders,
                     request_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersRequest.FromString,
                     response_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersResponse.SerializeToString,
+            ),
+            'ReleaseLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLease,
+                    request_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseRequest.FromString,
+                    response_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,6 +282,33 @@ class Matchmaker:
             '/cocore.matchmaker.v1.Matchmaker/ListProviders',
             cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersRequest.SerializeToString,
             cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cocore.matchmaker.v1.Matchmaker/ReleaseLease',
+            cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseRequest.SerializeToString,
+            cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ReleaseLeaseResponse.FromString,
             options,
             channel_credentials,
             insecure,
