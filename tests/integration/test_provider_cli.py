@@ -153,8 +153,8 @@ async def test_doctor_passes_then_names_what_broke(served: dict[str, Any]) -> No
         )
     )
     assert broken.returncode == 1
-    assert "✗ matchmaker: 127.0.0.1:1: UNAVAILABLE" in broken.stdout
-    assert "→ check `matchmaker` in config.toml" in broken.stdout
+    assert "✗ matchmaker: 127.0.0.1:1 (plaintext): UNAVAILABLE" in broken.stdout
+    assert "→ check `matchmaker` and `matchmaker_tls` in config.toml" in broken.stdout
 
 
 @pytest.mark.pds
