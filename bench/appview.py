@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -31,13 +32,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bench import _appview_frames as frames
@@ -51,12 +52,13 @@ from cocore.storage.urls import plain_postgres_dsn
 from cocore.syntax import tid_from_parts
 from services.appview.accounts import AccountQueries
 from services.appview.aggregates import Aggregates
-from services.appview.db import receipts, sources
+from services.appview.driver import tune
 from services.appview.events import Events
 from services.appview.fetch import RecordFetcher
 from services.appview.http import build_app
 from services.appview.httpserver import serve_http
 from services.appview.ingest import IngestDeps, SourceIngestor
+from services.appview.items import Outcome
 from services.appview.queries import Queries
 from services.appview.read import RecordReader
 from services.appview.server import MIGRATIONS, utc_now
@@ -81,8 +83,51 @@ def recorded_stream(n: int) -> Path:
     return path
 
 
-async def bench_ingest(db_url: str, stream: Path, n: int) -> float:
-    await upgrade(db_url, MIGRATIONS)
+class _Committed(Events):
+    """Follows the committed cursor through the writer's own event (no polling queries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor = 0
+        self.moved = asyncio.Event()
+
+    def batch_applied(self, source: str, cursor: int | None, outcome: Outcome) -> None:
+        super().batch_applied(source, cursor, outcome)
+        if cursor is not None:
+            self.cursor = cursor
+            self.moved.set()
+
+
+@dataclass
+class Replay:
+    """An ingestor fed by the recorded stream (served from a separate process)."""
+
+    committed: _Committed
+    task: asyncio.Task[None]
+    server_pid: int
+
+    def cpu_s(self) -> tuple[float, float, float]:
+        """CPU seconds so far of this process, of its event loop thread alone (the rest is
+        driver threads: aiosqlite's), and of its ingest worker children (not the server)."""
+        return time.process_time(), time.thread_time(), _children_cpu_s(exclude=self.server_pid)
+
+    def cursor(self) -> int:
+        if self.task.done():
+            self.task.result()  # surface a failure
+        return self.committed.cursor
+
+    async def reaches(self, seq: int) -> None:
+        while self.cursor() < seq:
+            self.committed.moved.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.committed.moved.wait(), 1.0)
+
+
+WORKER = (os.cpu_count() or 1) > 1  # the service's default (COCORE_APPVIEW_INGEST_WORKERS)
+
+
+@asynccontextmanager
+async def replaying(db: Database, stream: Path) -> AsyncIterator[Replay]:
     server = subprocess.Popen(
         [sys.executable, "-m", "bench._appview_frames", str(stream)],
         stdout=subprocess.PIPE,
@@ -92,32 +137,45 @@ async def bench_ingest(db_url: str, stream: Path, n: int) -> float:
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().strip().removeprefix("port="))
-        async with Database.from_url(db_url) as db:
-            deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), Events(), utc_now)
-            source = f"http://127.0.0.1:{port}"
-            ingestor = SourceIngestor(
-                source, deps, on_applied=lambda _: None, marker_interval_s=0.2
-            )
-            started = time.perf_counter()
-            task = asyncio.create_task(ingestor.run())
-            try:
-                while await _cursor(db, source) != n:
-                    if task.done():
-                        task.result()
-                    await asyncio.sleep(0.02)
-                elapsed = time.perf_counter() - started
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        return n / elapsed
+        committed = _Committed()
+        deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), committed, utc_now)
+        source = f"http://127.0.0.1:{port}"
+        ingestor = SourceIngestor(
+            source, deps, on_applied=lambda _: None, worker=WORKER, marker_interval_s=0.2
+        )
+        task = asyncio.create_task(ingestor.run())
+        try:
+            yield Replay(committed, task, server.pid)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
     finally:
         server.terminate()
         server.wait(10)
 
 
-async def _cursor(db: Database, source: str) -> int | None:
-    async with db.session() as s:
-        return (await s.execute(select(sources.c.cursor).where(sources.c.name == source))).scalar()
+async def bench_ingest(db_url: str, stream: Path, n: int) -> tuple[float, list[float]]:
+    """(events/s, CPU µs per event: serving process, its event loop, the ingest worker)."""
+    await upgrade(db_url, MIGRATIONS)
+    async with Database.from_url(db_url) as db, replaying(tuned(db), stream) as replay:
+        started, cpu = time.perf_counter(), replay.cpu_s()
+        await replay.reaches(n)
+        elapsed, cpu_end = time.perf_counter() - started, replay.cpu_s()
+    return n / elapsed, [(b - a) / n * 1e6 for a, b in zip(cpu, cpu_end, strict=True)]
+
+
+def _children_cpu_s(exclude: int) -> float:
+    """utime + stime of this process's live children (Linux /proc), `exclude` left out."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(stat.parent.name)
+        if int(fields[1]) == os.getpid() and pid != exclude:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 # ---------------------------------------------------------------- 2. queries
@@ -231,9 +289,13 @@ class _ServerTimes(Events):
         self.seconds.append(seconds)
 
 
-async def bench_queries(db_url: str, providers: list[str], requests: int) -> dict[str, float]:
+async def bench_queries(
+    db_url: str, providers: list[str], requests: int, stream: Path, commits: int
+) -> dict[str, dict[str, float]]:
+    """listReceipts latency, quiet and then while this process also ingests the stream."""
+    out = {}
     async with Database.from_url(db_url) as db, IdentityResolver() as resolver:
-        reader = RecordReader(db)
+        reader = RecordReader(tuned(db))
         aggregates = Aggregates(db, utc_now)
         verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)
         queries = Queries(
@@ -244,19 +306,69 @@ async def bench_queries(db_url: str, providers: list[str], requests: int) -> dic
         rng = random.Random(7)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_server.port}") as client:
-                http = await _timed(requests, lambda: _http_call(client, rng.choice(providers)))
-                handler = server_times.seconds[-requests:]
-            store = await _timed(requests, lambda: _store_call(reader, rng.choice(providers)))
+                for mode in ("quiet", "ingesting"):
+                    out[mode] = await _measure(
+                        db, stream if mode == "ingesting" else None, requests, last_seq=commits,
+                        http_call=lambda: _http_call(client, rng.choice(providers)),
+                        store_call=lambda: _store_call(reader, rng.choice(providers)),
+                        server_times=server_times,
+                    )  # fmt: skip
         finally:
             await http_server.stop()
-    return {
-        "http_p50": _pct(http, 50),
-        "http_p99": _pct(http, 99),
-        "handler_p50": _pct(handler, 50),
-        "handler_p99": _pct(handler, 99),
-        "store_p50": _pct(store, 50),
-        "store_p99": _pct(store, 99),
-    }
+    return out
+
+
+async def _measure(
+    db: Database,
+    stream: Path | None,
+    requests: int,
+    *,
+    last_seq: int,
+    http_call: Any,
+    store_call: Any,
+    server_times: _ServerTimes,
+) -> dict[str, float]:
+    """HTTP and store-level calls, alternating; with a stream, only while it is being ingested."""
+    async with contextlib.AsyncExitStack() as stack:
+        replay = None if stream is None else await stack.enter_async_context(replaying(db, stream))
+        for _ in range(100):
+            await http_call()  # warm the pool, the statement cache and the page cache
+            await store_call()
+        if replay is not None:
+            await replay.reaches(1000)  # the stream is flowing
+            first, started = replay.cursor(), time.perf_counter()
+        http: list[float] = []
+        store: list[float] = []
+        while len(http) < requests:
+            http.append(await _time_one(http_call))
+            store.append(await _time_one(store_call))
+            if replay is not None and replay.cursor() >= last_seq:
+                break  # only count requests served while ingest ran
+        handler = server_times.seconds[-len(http) :]
+        result = {
+            "requests": len(http),
+            "http_p50": _pct(http, 50),
+            "http_p99": _pct(http, 99),
+            "handler_p50": _pct(handler, 50),
+            "handler_p99": _pct(handler, 99),
+            "store_p50": _pct(store, 50),
+            "store_p99": _pct(store, 99),
+        }
+        if replay is not None:
+            ingested = replay.cursor() - first
+            result["ingest_rate"] = ingested / (time.perf_counter() - started)
+    return result
+
+
+async def _time_one(call: Any) -> float:
+    started = time.perf_counter()
+    await call()
+    return time.perf_counter() - started
+
+
+def tuned(db: Database) -> Database:
+    tune(db)  # as the service's wiring does
+    return db
 
 
 async def _ok() -> bool:
@@ -271,19 +383,8 @@ async def _http_call(client: httpx.AsyncClient, provider: str) -> None:
 
 
 async def _store_call(reader: RecordReader, provider: str) -> None:
-    page = await reader.page(ids.COMPUTE_RECEIPT, [receipts.c.repo == provider], 50, None)
+    page = await reader.page(ids.COMPUTE_RECEIPT, {"repo": provider}, 50, None)
     assert len(page.records) == 50
-
-
-async def _timed(n: int, call: Any) -> list[float]:
-    for _ in range(min(100, n)):
-        await call()  # warm the pool, the statement cache and the page cache
-    out = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await call()
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def _pct(samples: list[float], pct: int) -> float:
@@ -320,39 +421,58 @@ async def databases(backend: str, work: Path) -> AsyncIterator[Any]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    global WORKER  # noqa: PLW0603 - a command-line switch for the whole run
+    WORKER = WORKER and not args.in_process
     stream = recorded_stream(args.commits)
-    providers = [frames._did("prov", i) for i in range(1000)]
+    providers = [frames.did("prov", i) for i in range(1000)]
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        f"; load average {os.getloadavg()[0]:.2f} at start (shared with other work)"
+        f"; load average {os.getloadavg()[0]:.2f} at start (shared with other work); ingest "
+        f"{'front in a child process' if WORKER else 'all in one process'}"
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-appview-", dir="/var/tmp") as tmp:
         for backend in args.backends.split(","):
             async with databases(backend, Path(tmp)) as fresh:
                 url = fresh() if backend == "sqlite" else await fresh()
-                rate = await bench_ingest(url, stream, args.commits)
-                print(f"{backend}: ingest {rate:,.0f} events/s over {args.commits:,} commits")
+                rate, (own, loop, worker) = await bench_ingest(url, stream, args.commits)
+                print(
+                    f"{backend}: ingest {rate:,.0f} events/s over {args.commits:,} commits; CPU "
+                    f"per event: serving process {own:,.0f} µs (event loop {loop:,.0f}, driver "
+                    f"threads {own - loop:,.0f}), ingest worker {worker:,.0f} µs; "
+                    f"load average {os.getloadavg()[0]:.2f}"
+                )
+                if args.ingest_only:
+                    continue
                 url = fresh() if backend == "sqlite" else await fresh()
                 load_s = await bulk_load(url, args.receipts, providers)
                 print(f"{backend}: bulk-loaded {args.receipts:,} receipts in {load_s:.1f} s")
-                q = await bench_queries(url, providers, args.requests)
+                q = await bench_queries(url, providers, args.requests, stream, args.commits)
                 rows.append((backend, rate, q))
     print()
     print(
-        "| backend | ingest events/s | listReceipts p50 / p99 ms: client round trip | handler "
+        "| backend | ingest events/s | listReceipts | p50 / p99 ms: client round trip | handler "
         "| store query |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for backend, rate, q in rows:
-        print(
-            f"| {backend} | {rate:,.0f} | {q['http_p50']:.2f} / {q['http_p99']:.2f} | "
-            f"{q['handler_p50']:.2f} / {q['handler_p99']:.2f} | "
-            f"{q['store_p50']:.2f} / {q['store_p99']:.2f} |"
-        )
+        for mode, m in q.items():
+            during = (
+                f" (ingest {m['ingest_rate']:,.0f} events/s meanwhile)"
+                if "ingest_rate" in m
+                else ""
+            )
+            print(
+                f"| {backend} | {rate:,.0f} | {mode}{during}, {m['requests']:,.0f} requests | "
+                f"{m['http_p50']:.2f} / {m['http_p99']:.2f} | "
+                f"{m['handler_p50']:.2f} / {m['handler_p99']:.2f} | "
+                f"{m['store_p50']:.2f} / {m['store_p99']:.2f} |"
+            )
     print(
-        f"\n{args.receipts:,} receipts over 1,000 providers, limit 50, {args.requests:,} "
-        f"sequential requests; load average {os.getloadavg()[0]:.2f} at the end"
+        f"\n{args.receipts:,} receipts over 1,000 providers, limit 50, up to {args.requests:,} "
+        f"sequential requests (each timed at the client, in the handler, and as the store "
+        f"query alone); 'ingesting': the same process replays the recorded stream into "
+        f"the same database meanwhile; load average {os.getloadavg()[0]:.2f} at the end"
     )
 
 
@@ -362,6 +482,10 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument(
+        "--in-process", action="store_true", help="decode and validate in the serving process"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -42,13 +42,19 @@ def canonicalize(value: Any) -> bytes:
         _check(value, 0)
     except _Reject as bad:
         raise CanonicalError(f"{bad.reason} at {_format_path(bad.path)}") from None
-    # json.dumps with these options escapes exactly the §2 set (" \ \b \f \n \r \t, other
-    # C0 controls as lowercase \u00XX) and writes everything else raw.
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         _raise_surrogate(value)
+
+
+# These options escape exactly the §2 set (" \ \b \f \n \r \t, other C0 controls as
+# lowercase \u00XX) and write everything else raw. Built once (json.dumps with options builds
+# an encoder per call); no cycle check, as `_check` has already bounded the depth.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
 
 
 def _check(value: Any, depth: int) -> None:
@@ -70,18 +76,35 @@ def _check(value: Any, depth: int) -> None:
 def _check_dict(value: dict[Any, Any], depth: int) -> None:
     if depth >= MAX_DEPTH:
         raise _Reject(f"nesting deeper than {MAX_DEPTH}")
+    if not _ascii_keys(value):
+        _check_keys(value)  # finds and names the bad key
     for key, item in value.items():
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue  # the usual leaves, without a call (records are mostly strings)
+        try:
+            _check(item, depth + 1)
+        except _Reject as bad:
+            bad.path.append(key)
+            raise
+
+
+def _ascii_keys(value: dict[Any, Any]) -> bool:
+    """True when every key is a str of ASCII only: one C pass, not a call per key."""
+    try:
+        return "".join(value).isascii()
+    except TypeError:  # a key that is not a str
+        return False
+
+
+def _check_keys(value: dict[Any, Any]) -> None:
+    for key in value:
         if not isinstance(key, str):
             raise _Reject(f"non-string object key ({type(key).__name__}) in the object")
         if not key.isascii():
             bad = _Reject("non-ASCII object key")
             bad.path.append(key)
             raise bad
-        try:
-            _check(item, depth + 1)
-        except _Reject as bad:
-            bad.path.append(key)
-            raise
 
 
 def _check_list(value: list[Any] | tuple[Any, ...], depth: int) -> None:

@@ -1,46 +1,182 @@
-"""Bulk inserts straight to the driver: the ingest hot path skips SQLAlchemy's per-value
-bind processing (most of its cost), writing values exactly as the column types would."""
+"""Driver-level SQL for the ingest hot path: one statement per table per batch, texts reused.
+
+SQLAlchemy's per-value bind processing and per-statement compilation were most of the store's
+cost, so the writer speaks the driver's own placeholders here, writing values exactly as the
+column types would (UTC text on SQLite, aware datetimes on PostgreSQL). Statement texts are
+built once per table and dialect, so both drivers' prepared-statement caches keep hitting;
+`IN (…)` lists are one bound parameter (a JSON array on SQLite, an array on PostgreSQL).
+SQLAlchemy begins and ends the transaction; in between, statements go straight to the driver
+connection: one aiosqlite thread hop each (instead of three or four, each a GIL hand-over),
+or one asyncpg call. Driver errors surface as `StoreUnavailable`.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cocore.storage import UtcDateTime
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME writes and reads
+from .errors import StoreUnavailable
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT `rows` (all with the same keys) in one executemany."""
-    if not rows:
-        return
-    names = list(rows[0])
-    conn = await session.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    marks = ["?"] * len(names) if sqlite else [f"${i}" for i in range(1, len(names) + 1)]
-    quoted = ", ".join(f'"{n}"' for n in names)
-    # Only our own table and column names are spliced in; every value is a bound parameter.
-    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join(marks)})'  # noqa: S608
-    times = {n for n, c in table.c.items() if n in names and isinstance(c.type, UtcDateTime)}
-    columns = [(n, n in times) for n in names]
-    to_time = _sqlite_time if sqlite else _utc
-    await conn.exec_driver_sql(sql, [
-        tuple(to_time(r[n]) if is_time and r[n] is not None else r[n] for n, is_time in columns)
-        for r in rows
-    ])  # fmt: skip
+class Sql:
+    """One transaction's connection, speaking its driver's dialect."""
+
+    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+        self.conn, self._driver = conn, driver  # `conn` for SQLAlchemy Core statements
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.time = sqlite_time if self.sqlite else utc
+
+    @classmethod
+    async def begin(cls, session: AsyncSession, first: str) -> tuple[Sql, Sequence[Any]]:
+        """Run `first` through SQLAlchemy, which begins the transaction (BEGIN IMMEDIATE on
+        SQLite, asyncpg's transaction on PostgreSQL); the rest goes to the driver inside it."""
+        conn = await session.connection()
+        rows = (await conn.exec_driver_sql(first)).all()
+        raw = await conn.get_raw_connection()
+        return cls(conn, raw.driver_connection), rows
+
+    async def rows(self, sql: str, params: tuple[Any, ...] = ()) -> Sequence[Any]:
+        with _driver_errors():
+            if self.sqlite:
+                return list(await self._driver.execute_fetchall(sql, params))
+            return list(await self._driver.fetch(sql, *params))
+
+    async def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run `sql` once per row (an executemany: one prepared statement, one call)."""
+        if rows:
+            with _driver_errors():
+                await self._driver.executemany(sql, rows)
+
+    async def select_in(
+        self, table: str, columns: Sequence[str], key: str, values: Iterable[str]
+    ) -> Sequence[Any]:
+        listed = list(values)
+        if not listed:
+            return []
+        sql = _select_in(self.sqlite, table, tuple(columns), key)
+        return await self.rows(sql, (self._array(listed),))
+
+    async def delete_in(self, table: str, key: str, values: Iterable[str]) -> None:
+        listed = list(values)
+        if listed:
+            await self.execute(_delete_in(self.sqlite, table, key), (self._array(listed),))
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        with _driver_errors():
+            if self.sqlite:
+                await self._driver.execute(sql, params)
+            else:
+                await self._driver.execute(sql, *params)
+
+    def parse_time(self, value: Any) -> datetime | None:
+        """A time column as read back through the driver: aware UTC."""
+        if value is None or isinstance(value, datetime):
+            return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def _array(self, values: list[str]) -> Any:
+        return json.dumps(values) if self.sqlite else values
 
 
-def _sqlite_time(value: datetime) -> str:
-    return _utc(value).strftime(_SQLITE_TIME)  # the UTC wall clock, no offset
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        first_line = str(e).splitlines()[0][:200] if str(e) else ""
+        raise StoreUnavailable(f"index write failed ({type(e).__name__}: {first_line})") from e
 
 
-def _utc(value: datetime) -> datetime:
+def sqlite_time(value: datetime) -> str:
+    """What SQLAlchemy's SQLite DATETIME writes: the UTC wall clock, microseconds, no offset."""
+    return utc(value).isoformat(" ", "microseconds")[:26]
+
+
+def utc(value: datetime) -> datetime:
     if value.tzinfo is UTC:
         return value
     if value.utcoffset() is None:
         raise ValueError("naive datetime refused: the index stores UTC moments")
     return value.astimezone(UTC)
+
+
+def time_columns(table: Table) -> frozenset[str]:
+    return frozenset(n for n, c in table.c.items() if isinstance(c.type, UtcDateTime))
+
+
+def marks(sqlite: bool, n: int) -> list[str]:
+    """The driver's placeholders for `n` parameters, in order."""
+    return ["?"] * n if sqlite else [f"${i}" for i in range(1, n + 1)]
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+# Only our own table and column names are spliced into SQL text; every value is bound.
+
+
+def _in(sqlite: bool, key: str) -> str:
+    if sqlite:
+        return f'"{key}" IN (SELECT value FROM json_each(?))'  # noqa: S608
+    return f'"{key}" = ANY($1::text[])'
+
+
+@functools.cache
+def _select_in(sqlite: bool, table: str, columns: tuple[str, ...], key: str) -> str:
+    return f'SELECT {_quoted(columns)} FROM "{table}" WHERE {_in(sqlite, key)}'  # noqa: S608
+
+
+@functools.cache
+def _delete_in(sqlite: bool, table: str, key: str) -> str:
+    return f'DELETE FROM "{table}" WHERE {_in(sqlite, key)}'  # noqa: S608
+
+
+@functools.cache
+def insert_sql(sqlite: bool, table: str, columns: tuple[str, ...]) -> str:
+    values = ", ".join(marks(sqlite, len(columns)))
+    return f'INSERT INTO "{table}" ({_quoted(columns)}) VALUES ({values})'  # noqa: S608
+
+
+@functools.cache
+def upsert_sql(
+    sqlite: bool,
+    table: str,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    newer: str | None = None,
+) -> str:
+    """INSERT, or on a key conflict overwrite the other columns — only where the incoming
+    `newer` column (a rev: TIDs sort as bytes) is greater than the stored one, when given."""
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
+    sql = f"{insert_sql(sqlite, table, columns)} ON CONFLICT ({_quoted(key)}) DO UPDATE SET {sets}"
+    if newer is not None:
+        collate = "" if sqlite else ' COLLATE "C"'  # byte order whatever the database locale
+        sql += f' WHERE excluded."{newer}"{collate} > "{table}"."{newer}"{collate}'
+    return sql
+
+
+@functools.cache
+def add_sql(sqlite: bool, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """INSERT, or on a key conflict add the other (counter) columns to the stored ones."""
+    sets = ", ".join(f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in columns if c not in key)
+    return f"{insert_sql(sqlite, table, columns)} ON CONFLICT ({_quoted(key)}) DO UPDATE SET {sets}"
+
+
+@functools.cache
+def update_sql(sqlite: bool, table: str, columns: tuple[str, ...], key: str) -> str:
+    """UPDATE one row by `key`: parameters are the `columns` values, then the key."""
+    m = marks(sqlite, len(columns) + 1)
+    sets = ", ".join(f'"{c}" = {mark}' for c, mark in zip(columns, m, strict=False))
+    return f'UPDATE "{table}" SET {sets} WHERE "{key}" = {m[-1]}'  # noqa: S608

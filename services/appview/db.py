@@ -74,7 +74,8 @@ receipts = _record_table(
     _time("started_at"), _time("completed_at"), _int("latency_ms"),
     _int("price_amount"), _str("price_currency"), _int("tokens_in"), _int("tokens_out"),
     _bool("pro_bono"),
-    indexes=[("repo", "id"), ("requester", "id"), ("job_uri", "id"), ("model", "id")],
+    indexes=[("repo", "id"), ("requester", "id"), ("job_uri", "id"), ("model", "id"),
+             ("repo", "requester", "id")],
 )  # fmt: skip
 jobs = _record_table(
     "jobs", _str("model"), _str("payment_authorization_uri"), _time("created_at"),
@@ -210,7 +211,8 @@ rejections = Table(
 feed = Table(
     "feed",
     Base.metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # BigIntPk: on SQLite the rowid itself (INTEGER PRIMARY KEY), one b-tree per row.
+    Column("seq", BigIntPk, primary_key=True, autoincrement=False),
     Column("action", String, nullable=False),  # create | update | delete
     Column("uri", String, nullable=False),
     Column("collection", String, nullable=False),

@@ -33,3 +33,9 @@ class UpstreamUnavailable(Unavailable):
     """A PDS or DID directory the AppView needed did not answer usably."""
 
     default_code = "upstream_unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    """The index database failed a read; retrying may help."""
+
+    default_code = "store_unavailable"

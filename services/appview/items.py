@@ -1,15 +1,17 @@
-"""What the ingest and backfill paths hand the store: record changes and repo events, in order."""
+"""What the ingest and backfill paths hand the store: record changes and repo events, in order.
+
+Items are named tuples: plain data that crosses from a child process (front.py) cheaply.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cocore.syntax import Nsid
 
 
-@dataclass(frozen=True, slots=True)
-class Put:
+class Put(NamedTuple):
     """A valid record version at commit `rev` (a TID: revs of one repo sort as strings)."""
 
     uri: str
@@ -22,8 +24,7 @@ class Put:
     columns: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Remove:
+class Remove(NamedTuple):
     """The record is gone at `rev`. `force` (account purges) skips the revision check."""
 
     uri: str
@@ -34,8 +35,7 @@ class Remove:
     force: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """The version at `rev` is invalid: any older indexed version is removed, the reason kept."""
 
     uri: str
@@ -48,24 +48,23 @@ class Rejection:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class HandleChange:
+class HandleChange(NamedTuple):
     did: str
     handle: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AccountStatus:
+class AccountStatus(NamedTuple):
     did: str
     active: bool
     status: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Resync:
-    """The repo must be listed again (a #sync event, or a commit too big to carry records)."""
+class Resync(NamedTuple):
+    """The repo must be listed again (a #sync event, or a commit too big to carry records:
+    `missing` is then the record it left out)."""
 
     did: str
+    missing: str | None = None
 
 
 RecordItem = Put | Remove | Rejection

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement
-
 from cocore.lexicon import default_registry, ids
 from cocore.syntax import InvalidSyntaxError, Nsid, format_datetime, parse_nsid
 
-from . import db
 from .accounts import AccountQueries
 from .aggregates import Aggregates
 from .errors import InvalidRequest, MethodNotFound
@@ -152,9 +149,9 @@ class Queries:
         return nsid
 
     async def _list(
-        self, collection: Nsid, key: str, params: Params, *filters: ColumnElement[bool]
+        self, collection: Nsid, key: str, params: Params, **where: str
     ) -> dict[str, Any]:
-        page = await self.reader.page(collection, filters, params["limit"], params["cursor"])
+        page = await self.reader.page(collection, where, params["limit"], params["cursor"])
         return page_result(key, page)
 
     async def _list_providers(self, p: Params) -> dict[str, Any]:
@@ -164,32 +161,23 @@ class Queries:
         return await self._list(ids.ACCOUNT_PROFILE, "profiles", p)
 
     async def _list_receipts(self, p: Params) -> dict[str, Any]:
-        t = db.receipts.c
-        filters = [
-            f
-            for f, on in (
-                (t.repo == p.get("provider"), "provider" in p),
-                (t.requester == p.get("requester"), "requester" in p),
-                (t.job_uri == p.get("job"), "job" in p),
-            )
-            if on
-        ]
-        return await self._list(ids.COMPUTE_RECEIPT, "receipts", p, *filters)
+        return await self._list(ids.COMPUTE_RECEIPT, "receipts", p, **_given(p, _RECEIPT_FILTERS))
 
     async def _list_jobs(self, p: Params) -> dict[str, Any]:
-        return await self._list(ids.COMPUTE_JOB, "jobs", p, db.jobs.c.repo == p["requester"])
+        return await self._list(ids.COMPUTE_JOB, "jobs", p, repo=p["requester"])
 
     async def _list_settlements(self, p: Params) -> dict[str, Any]:
-        t = db.settlements.c
-        filters = [
-            f
-            for f, on in (
-                (t.receipt_uri == p.get("receipt"), "receipt" in p),
-                (t.requester == p.get("requester"), "requester" in p),
-            )
-            if on
-        ]
-        return await self._list(ids.COMPUTE_SETTLEMENT, "settlements", p, *filters)
+        filters = _given(p, _SETTLEMENT_FILTERS)
+        return await self._list(ids.COMPUTE_SETTLEMENT, "settlements", p, **filters)
+
+
+# parameter → the indexed column it filters on
+_RECEIPT_FILTERS = {"provider": "repo", "requester": "requester", "job": "job_uri"}
+_SETTLEMENT_FILTERS = {"receipt": "receipt_uri", "requester": "requester"}
+
+
+def _given(p: Params, columns: Mapping[str, str]) -> dict[str, str]:
+    return {column: p[name] for name, column in columns.items() if name in p}
 
 
 def _one(value: str | list[str] | None, name: str) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Table, func, select
 
 from cocore.lexicon import ids
 from cocore.storage import Database
@@ -16,6 +16,7 @@ from cocore.syntax import Nsid
 
 from .cursors import decode_cursor, encode_cursor
 from .db import RECORD_TABLES, friends
+from .driver import fetch_all
 
 MAX_LIMIT = 100
 
@@ -44,46 +45,38 @@ class RecordReader:
         self.db = db
 
     async def get(self, collection: Nsid, uri: str) -> IndexedRecord | None:
-        table = RECORD_TABLES[collection]
-        query = _columns(table).where(table.c.uri == uri)
-        async with self.db.session() as s:
-            row = (await s.execute(query)).first()
-        return None if row is None else _record(collection, row)
+        table = RECORD_TABLES[collection].name
+        rows = await fetch_all(self.db, f'{_COLUMNS} FROM "{table}" WHERE uri = ?', (uri,))
+        return _record(collection, rows[0]) if rows else None
 
     async def page(
         self,
         collection: Nsid,
-        filters: Sequence[ColumnElement[bool]],
+        where: Mapping[str, str],
         limit: int,
         cursor: str | None,
+        *,
+        first_of_pair: bool = False,
     ) -> Page:
-        """Rows matching `filters`, newest indexed first, `limit` at a time."""
+        """Rows whose `where` columns equal the values, newest indexed first, `limit` at a
+        time. Each list is one index range: `(column, id)` read backwards from the cursor.
+        `first_of_pair` (friends only) keeps the first record of each (repo, subject) pair
+        and leaves self-edges out."""
         table = RECORD_TABLES[collection]
-        query = _columns(table).where(*filters)
+        params: list[Any] = list(where.values())
         if cursor is not None:
             (last_id,) = decode_cursor(cursor, int)
-            query = query.where(table.c.id < last_id)
-        query = query.order_by(table.c.id.desc()).limit(limit + 1)
-        async with self.db.session() as s:
-            rows = (await s.execute(query)).all()
-        return _page(collection, rows, limit)
+            params.append(last_id)
+        params.append(limit + 1)
+        sql = _page_sql(table, tuple(where), cursor is not None, first_of_pair)
+        return _page(collection, await fetch_all(self.db, sql, params), limit)
 
     async def friend_edges(
         self, subject: str | None, limit: int, cursor: str | None
     ) -> tuple[list[IndexedRecord], str | None]:
         """The first friend record of each (friender, subject) pair, self-edges left out."""
-        older = aliased(friends)
-        first_of_pair = ~exists().where(
-            and_(
-                older.c.repo == friends.c.repo,
-                older.c.subject == friends.c.subject,
-                older.c.id < friends.c.id,
-            )
-        )
-        filters = [friends.c.repo != friends.c.subject, first_of_pair]
-        if subject is not None:
-            filters.append(friends.c.subject == subject)
-        page = await self.page(ids.ACCOUNT_FRIEND, filters, limit, cursor)
+        where = {} if subject is None else {"subject": subject}
+        page = await self.page(ids.ACCOUNT_FRIEND, where, limit, cursor, first_of_pair=True)
         return page.records, page.cursor
 
     async def incoming_friend_count(self, subject: str) -> int:
@@ -104,17 +97,37 @@ class RecordReader:
             return int((await s.execute(query)).scalar_one())
 
 
-def _columns(table: Table) -> Any:
-    c = table.c
-    return select(c.id, c.uri, c.cid, c.repo, c.rkey, c.body, c.indexed_at)
+_COLUMNS = "SELECT id, uri, cid, repo, rkey, body, indexed_at"
+_FIRST_OF_PAIR = (
+    "repo <> subject AND NOT EXISTS (SELECT 1 FROM friends AS older WHERE "
+    "older.repo = friends.repo AND older.subject = friends.subject AND older.id < friends.id)"
+)
 
 
-def _record(collection: Nsid, row: Any) -> IndexedRecord:
-    return IndexedRecord(row.uri, row.cid, collection, row.repo, row.rkey, row.body, row.indexed_at)
+@functools.cache
+def _page_sql(table: Table, where: tuple[str, ...], after: bool, first_of_pair: bool) -> str:
+    unknown = [c for c in where if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {unknown[0]}")
+    conds = [f'"{c}" = ?' for c in where]
+    if after:
+        conds.append("id < ?")
+    if first_of_pair:
+        conds.append(_FIRST_OF_PAIR)
+    filters = f" WHERE {' AND '.join(conds)}" if conds else ""
+    # Only our own table and column names are spliced in; every value is bound.
+    return f'{_COLUMNS} FROM "{table.name}"{filters} ORDER BY id DESC LIMIT ?'
 
 
-def _page(collection: Nsid, rows: Sequence[Any], limit: int) -> Page:
+def _record(collection: Nsid, row: Sequence[Any]) -> IndexedRecord:
+    _, uri, cid, repo, rkey, body, indexed_at = row
+    if isinstance(indexed_at, str):  # SQLite keeps the UTC wall clock as text
+        indexed_at = datetime.fromisoformat(indexed_at).replace(tzinfo=UTC)
+    return IndexedRecord(uri, cid, collection, repo, rkey, bytes(body), indexed_at)
+
+
+def _page(collection: Nsid, rows: Sequence[Sequence[Any]], limit: int) -> Page:
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = encode_cursor(rows[-1].id) if more and rows else None
+    cursor = encode_cursor(int(rows[-1][0])) if more and rows else None
     return Page([_record(collection, r) for r in rows], cursor)

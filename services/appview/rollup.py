@@ -7,14 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from cocore.lexicon import ids
 from cocore.syntax import Nsid
 
-from .db import activity, repos
+from .bulk import Sql, add_sql, marks
 
 # granularity → how a completion time is floored to its bucket
 GRANULARITIES: dict[str, Any] = {
@@ -68,42 +64,32 @@ class Deltas:
             slot[0] += sign
             slot[1] += sign * tokens
 
-    async def flush(self, session: AsyncSession, now: datetime) -> None:
-        await self._flush_activity(session)
-        rows = []
-        for did in self.active_repos:
-            counts = self.counts.get(did, {})
-            rows.append({"b_did": did, "b_now": now, **{f"d_{c}": counts.get(c, 0) for c in _ALL}})
-        if rows:
-            stmt = (
-                update(repos)
-                .where(repos.c.did == bindparam("b_did"))
-                .values(
-                    last_activity_at=bindparam("b_now"),
-                    **{c: repos.c[c] + bindparam(f"d_{c}") for c in _ALL},
-                )
-            )
-            await session.execute(stmt, rows)
+    async def flush(self, sql: Sql, now: datetime) -> None:
+        await self._flush_activity(sql)
+        if self.active_repos:
+            at = sql.time(now)
+            rows = []
+            for did in sorted(self.active_repos):  # one lock order for every writer
+                counts = self.counts.get(did, {})
+                rows.append((at, *(counts.get(c, 0) for c in _ALL), did))
+            await sql.many(_repos_sql(sql.sqlite), rows)
         self.reset()
 
-    async def _flush_activity(self, session: AsyncSession) -> None:
+    async def _flush_activity(self, sql: Sql) -> None:
+        to_time = sql.time
         rows = [
-            {"granularity": g, "bucket": b, "model": m, "provider": p, "requests": r, "tokens": t}
-            for (g, b, m, p), (r, t) in self.activity.items()
+            (g, to_time(b), m, p, r, t)
+            for (g, b, m, p), (r, t) in sorted(self.activity.items())
             if r or t
         ]
-        if not rows:
-            return
-        postgres = session.get_bind().dialect.name == "postgresql"
-        stmt = (postgresql.insert if postgres else sqlite.insert)(activity)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["granularity", "bucket", "model", "provider"],
-            set_={
-                "requests": activity.c.requests + stmt.excluded.requests,
-                "tokens": activity.c.tokens + stmt.excluded.tokens,
-            },
-        )
-        await session.execute(stmt, rows)
+        await sql.many(add_sql(sql.sqlite, "activity", _ACTIVITY, _ACTIVITY[:4]), rows)
 
 
+def _repos_sql(sqlite: bool) -> str:
+    m = marks(sqlite, len(_ALL) + 2)
+    adds = ", ".join(f"{c} = {c} + {m[i]}" for i, c in enumerate(_ALL, start=1))
+    return f"UPDATE repos SET last_activity_at = {m[0]}, {adds} WHERE did = {m[-1]}"  # noqa: S608
+
+
+_ACTIVITY = ("granularity", "bucket", "model", "provider", "requests", "tokens")
 _ALL = tuple(_COUNTED.values())

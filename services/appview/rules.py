@@ -9,7 +9,6 @@ Each function returns why a record breaks the rules, or None.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cocore.lexicon import ids
@@ -30,21 +29,15 @@ EXCHANGE_COLLECTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Uri:
-    repo: str
-    collection: str
-
-
-def _ref(record: Record, field: str) -> _Uri | None:
-    """The repo and collection a strongRef names. The lexicon has already checked the URI's
-    syntax, so a split is enough here (this runs for every record on the firehose)."""
+def _ref(record: Record, field: str) -> tuple[str, str] | None:
+    """(repo, collection) of the record a strongRef names. The lexicon has already checked
+    the URI's syntax, so a split is enough here (this runs for every record on the firehose)."""
     ref = record.get(field)
     uri = ref.get("uri") if isinstance(ref, Mapping) else None
     if not isinstance(uri, str) or not uri.startswith("at://"):
         return None
     parts = uri[5:].split("/")
-    return _Uri(parts[0], parts[1]) if len(parts) == 3 else None
+    return (parts[0], parts[1]) if len(parts) == 3 else None
 
 
 def _ref_problem(
@@ -53,13 +46,14 @@ def _ref_problem(
     """A strongRef must point at a record of `nsid` (in `repo`, when given)."""
     if field not in record and not required:
         return None
-    uri = _ref(record, field)
-    if uri is None:
+    ref = _ref(record, field)
+    if ref is None:
         return f"{field} is not a record URI"
-    if uri.collection != nsid:
-        return f"{field} points at a {uri.collection}, not a {nsid}"
-    if repo is not None and uri.repo != repo:
-        return f"{field} is in {uri.repo}, not in this repo {repo}"
+    in_repo, collection = ref
+    if collection != nsid:
+        return f"{field} points at a {collection}, not a {nsid}"
+    if repo is not None and in_repo != repo:
+        return f"{field} is in {in_repo}, not in this repo {repo}"
     return None
 
 
@@ -68,14 +62,13 @@ def _first(*problems: str | None) -> str | None:
 
 
 def _receipt(repo: str, r: Record) -> str | None:
-    job = _ref(r, "job")
-    return _first(
-        None if r.get("provider", repo) == repo else "receipt.provider is not this repo",
-        _ref_problem(r, "attestation", ids.COMPUTE_ATTESTATION, repo=repo),
-        _ref_problem(r, "job", ids.COMPUTE_JOB, repo=None),
-        None if job is None or job.repo == r.get("requester") else
-        "receipt.requester is not the repo holding the job",
-    )  # fmt: skip
+    if r.get("provider", repo) != repo:
+        return "receipt.provider is not this repo"
+    problem = _ref_problem(r, "attestation", ids.COMPUTE_ATTESTATION, repo=repo)
+    problem = problem or _ref_problem(r, "job", ids.COMPUTE_JOB, repo=None)
+    if problem is None and (job := _ref(r, "job")) is not None and job[0] != r.get("requester"):
+        return "receipt.requester is not the repo holding the job"
+    return problem
 
 
 def _job(repo: str, r: Record) -> str | None:

@@ -18,6 +18,7 @@ from .accounts import AccountQueries
 from .aggregates import Aggregates
 from .backfill import Backfiller
 from .config import AppViewConfig
+from .driver import tune
 from .events import Events
 from .feed import FeedHub
 from .fetch import RecordFetcher
@@ -73,6 +74,7 @@ class AppView:
 async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_now) -> AppView:
     await upgrade(config.database_url, MIGRATIONS)
     db = Database.from_url(config.database_url)
+    tune(db)
     events = Events()
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
     reader = RecordReader(db)
@@ -99,7 +101,9 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
             backfiller.wake()
 
     for source in config.source_kinds:
-        ingestors[source] = SourceIngestor(source, deps, on_applied=applied)
+        ingestors[source] = SourceIngestor(
+            source, deps, on_applied=applied, worker=config.ingest_workers
+        )
     backfiller = Backfiller(
         deps, resolver, config.source_kinds, on_applied=applied,
         source_ready=lambda s: ingestors[s].connected, concurrency=config.backfill_concurrency,

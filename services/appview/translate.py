@@ -34,7 +34,7 @@ def record_item(
 
 def verdict_item(
     verdict: Accepted | Rejected,
-    events: Events,
+    events: Events | None,
     *,
     uri: str,
     collection: Nsid,
@@ -45,7 +45,8 @@ def verdict_item(
 ) -> Put | Rejection:
     if isinstance(verdict, Accepted):
         return Put(uri, collection, repo, rkey, rev, cid, verdict.body, verdict.columns)
-    events.record_invalid(verdict.reason, uri, verdict.detail)
+    if events is not None:
+        events.record_invalid(verdict.reason, uri, verdict.detail)
     return Rejection(uri, collection, repo, rkey, rev, cid, verdict.reason, verdict.detail)
 
 
@@ -59,14 +60,15 @@ def checks(evts: Iterable[FirehoseEvent]) -> list[Op]:
 
 
 def firehose_items(
-    evts: Iterable[FirehoseEvent], verdicts: Sequence[Accepted | Rejected], events: Events
+    evts: Iterable[FirehoseEvent], verdicts: Sequence[Accepted | Rejected]
 ) -> list[Item]:
-    """Store items for one frame; `verdicts` are those of `checks(evts)`, in order."""
+    """Store items for one frame; `verdicts` are those of `checks(evts)`, in order. Pure
+    (it may run in a child process): the writer reports the invalid ones (`report_invalid`)."""
     pending = iter(verdicts)
     out: list[Item] = []
     for e in evts:
         if isinstance(e, RecordOp):
-            out.append(_op_item(e, pending, events))
+            out.append(_op_item(e, pending))
         elif isinstance(e, IdentityEvent):
             out.append(HandleChange(e.did, e.handle))
         elif isinstance(e, AccountEvent):
@@ -80,13 +82,23 @@ def _carries_record(op: RecordOp) -> bool:
     return op.action != "delete" and op.record is not None and op.cid is not None
 
 
-def _op_item(op: RecordOp, verdicts: Iterator[Accepted | Rejected], events: Events) -> Item:
+def _op_item(op: RecordOp, verdicts: Iterator[Accepted | Rejected]) -> Item:
     if op.action == "delete":
-        return Remove(op.uri, op.collection, op.repo, op.rkey, op.rev)
+        return Remove(str(op.uri), op.collection, op.repo, str(op.rkey), op.rev)
     if not _carries_record(op):
         # A `tooBig` commit carries no blocks: list the repo again rather than guess.
-        events.record_invalid("record-missing", op.uri, "commit carried no record block")
-        return Resync(op.repo)
+        return Resync(op.repo, missing=str(op.uri))
     assert op.cid is not None
-    return verdict_item(next(verdicts), events, uri=op.uri, collection=op.collection,
-                        repo=op.repo, rkey=op.rkey, rev=op.rev, cid=op.cid)  # fmt: skip
+    # Plain strings for what is unique per record (repo and collection objects repeat, and
+    # pickle sends a repeated object once): items may cross from a child process.
+    return verdict_item(next(verdicts), None, uri=str(op.uri), collection=op.collection,
+                        repo=op.repo, rkey=str(op.rkey), rev=op.rev, cid=str(op.cid))  # fmt: skip
+
+
+def report_invalid(items: Iterable[Item], events: Events) -> None:
+    """Count and log the invalid records among firehose items (see `firehose_items`)."""
+    for item in items:
+        if isinstance(item, Rejection):
+            events.record_invalid(item.reason, item.uri, item.detail)
+        elif isinstance(item, Resync) and item.missing is not None:
+            events.record_invalid("record-missing", item.missing, "commit carried no record block")

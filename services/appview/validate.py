@@ -37,8 +37,8 @@ class RecordValidator:
         exchanges: Collection[str] | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
-        self._exchanges = frozenset(exchanges) if exchanges is not None else None
-        self._max_bytes = max_record_bytes
+        self.exchanges = frozenset(exchanges) if exchanges is not None else None
+        self.max_record_bytes = max_record_bytes
         self._registry = default_registry()
 
     def check(
@@ -51,13 +51,15 @@ class RecordValidator:
             body = canonicalize(record)
         except CanonicalError as e:
             return Rejected("not-canonical", f"record is not canonical JSON: {e.message}")
-        if len(body) > self._max_bytes:
-            return Rejected("too-large", f"record is {len(body)} bytes (limit {self._max_bytes})")
+        if len(body) > self.max_record_bytes:
+            return Rejected(
+                "too-large", f"record is {len(body)} bytes (limit {self.max_record_bytes})"
+            )
         issues = self._registry.validate_record(collection, record)
         if issues:
             first = issues[0]
             return Rejected("lexicon-invalid", f"{first.path or '(record)'}: {first.message}")
-        problem = ownership_problem(collection, repo, record, self._exchanges)
+        problem = ownership_problem(collection, repo, record, self.exchanges)
         if problem is not None:
             return Rejected("owner-mismatch", problem)
         return Accepted(body, columns_for(collection, record))

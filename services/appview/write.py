@@ -7,29 +7,20 @@ rows a batch touches inside that lock makes the version checks race-free.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cocore.storage import Database
 from cocore.syntax import Nsid
 
-from .bulk import insert_rows
-from .db import (
-    RECORD_TABLES,
-    feed,
-    feed_head,
-    new_repo_row,
-    receipts,
-    rejections,
-    repos,
-    sources,
-    tombstones,
-)
+from .bulk import Sql, insert_sql, time_columns, update_sql, upsert_sql
+from .db import RECORD_TABLES, feed, new_repo_row, receipts, repos
 from .items import (
     AccountStatus,
     HandleChange,
@@ -45,7 +36,10 @@ from .items import (
 )
 from .rollup import ROLLUP_COLUMNS, Deltas
 
-CHUNK = 500  # bound on `IN (…)` lists and statement sizes
+# Record changes are applied this many at a time, so the Python work between two awaits stays
+# a few milliseconds (the event loop also serves queries) however big the transaction: a big
+# one is cheaper per event, as each hot index page is written once per commit.
+SEGMENT_ITEMS = 128
 
 
 @dataclass(slots=True)
@@ -66,12 +60,20 @@ class StoreWriter:
 
     async def apply(self, batch: WriteBatch) -> Outcome:
         async with self._db.transaction() as session:
-            txn = _Txn(session, self._clock(), batch)
-            await txn.lock()
+            # Every writer locks the one feed_head row first (SQLite: BEGIN IMMEDIATE already).
+            lock = "SELECT seq FROM feed_head WHERE id = 1"
+            sql, rows = await Sql.begin(
+                session, lock if self._db.dialect == "sqlite" else f"{lock} FOR UPDATE"
+            )
+            txn = _Txn(sql, self._clock(), batch)
+            txn.outcome.head = int(rows[0][0])
             segment: list[RecordItem] = []
             for item in batch.items:
                 if isinstance(item, Put | Remove | Rejection):
                     segment.append(item)
+                    if len(segment) >= SEGMENT_ITEMS:
+                        await txn.records(segment)
+                        segment = []
                     continue
                 await txn.records(segment)
                 segment = []
@@ -86,16 +88,17 @@ class StoreWriter:
 
 
 class _Txn:
-    def __init__(self, session: AsyncSession, now: datetime, batch: WriteBatch) -> None:
-        self.s, self.now, self.batch = session, now, batch
+    def __init__(self, sql: Sql, now: datetime, batch: WriteBatch) -> None:
+        self.sql, self.now, self.batch = sql, now, batch
+        self.at = sql.time(now)  # `now` as the driver takes it, converted once
         self.outcome = Outcome()
         self.feed_rows: list[dict[str, Any]] = []
-        self.rejection_rows: dict[str, dict[str, Any]] = {}
+        self.rejection_rows: dict[str, tuple[Any, ...]] = {}
         self.deltas = Deltas()
 
-    async def lock(self) -> None:
-        query = select(feed_head.c.seq).where(feed_head.c.id == 1).with_for_update()
-        self.outcome.head = int((await self.s.execute(query)).scalar_one())
+    @property
+    def conn(self) -> AsyncConnection:
+        return self.sql.conn  # SQLAlchemy Core for the rare repo-level paths
 
     # ------------------------------------------------------------ record changes
 
@@ -109,25 +112,25 @@ class _Txn:
                 by_table.setdefault(RECORD_TABLES[item.collection], []).append(item)
         for table, table_items in by_table.items():
             await self._table(table, table_items)
-        await self.deltas.flush(self.s, self.now)
 
     async def _table(self, table: Table, items: list[RecordItem]) -> None:
         uris = list(dict.fromkeys(i.uri for i in items))
-        extra = [table.c[c] for c in ROLLUP_COLUMNS] if table is receipts else []
-        cols = [table.c.uri, table.c.rev, table.c.cid, table.c.repo, *extra]
-        existing = {r.uri: r._asdict() for r in await _select_in(self.s, cols, table.c.uri, uris)}
-        tombs = {
-            r.uri: r.rev
-            for r in await _select_in(self.s, [tombstones.c.uri, tombstones.c.rev],
-                                      tombstones.c.uri, uris)
-        }  # fmt: skip
+        cols = ("uri", "rev", "cid", "repo", *(ROLLUP_COLUMNS if table is receipts else ()))
+        parse_time = self.sql.parse_time
+        existing = {}
+        for r in await self.sql.select_in(table.name, cols, "uri", uris):
+            row = dict(zip(cols, r, strict=True))
+            if "completed_at" in row:
+                row["completed_at"] = parse_time(row["completed_at"])
+            existing[r[0]] = row
+        tombs = dict(await self.sql.select_in("tombstones", ("uri", "rev"), "uri", uris))
         state = {}
         for uri in uris:
-            row = existing.get(uri)
-            if row is None:
+            was = existing.get(uri)
+            if was is None:
                 state[uri] = _State(False, tombs.get(uri), None)
             else:
-                state[uri] = _State(True, row["rev"], row["cid"])
+                state[uri] = _State(True, was["rev"], was["cid"])
         for item in items:
             self._step(state[item.uri], item)
         await self._flush(table, items[0].collection, existing, state)
@@ -144,7 +147,7 @@ class _Txn:
             return
         if isinstance(item, Rejection):
             self.outcome.rejected += 1
-            self.rejection_rows[item.uri] = _rejection_row(item, self.now)
+            self.rejection_rows[item.uri] = _rejection_row(item, self.at)
         if st.exists:
             self._event("delete", item, None, None)
         st.exists, st.cid, st.put = False, None, None
@@ -152,8 +155,7 @@ class _Txn:
             st.rev, st.tombstone = item.rev, True
 
     def _event(self, action: str, item: RecordItem, cid: str | None, body: bytes | None) -> None:
-        counter = {"create": "created", "update": "updated", "delete": "deleted"}[action]
-        setattr(self.outcome, counter, getattr(self.outcome, counter) + 1)
+        setattr(self.outcome, _COUNTERS[action], getattr(self.outcome, _COUNTERS[action]) + 1)
         self.feed_rows.append(
             {"action": action, "uri": item.uri, "collection": str(item.collection),
              "repo": item.repo, "rkey": item.rkey, "cid": cid, "rev": item.rev,
@@ -167,38 +169,39 @@ class _Txn:
         existing: dict[str, dict[str, Any]],
         state: dict[str, _State],
     ) -> None:
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        spec = row_spec(table)
+        rows: list[tuple[Any, ...]] = []  # inserts and updates: one guarded upsert
         deletes: list[str] = []
-        tombs: list[dict[str, Any]] = []
+        tombs: list[tuple[str, str]] = []
         for uri, st in state.items():
             was = existing.get(uri)
             if st.exists and st.put is not None:
-                row = _row(st.put, self.now)
-                if was is None:
-                    inserts.append(row)
-                else:
-                    updates.append({f"b_{k}": v for k, v in row.items()})
+                rows.append(spec.row(st.put, self.at, self.sql.time))
             elif not st.exists:
                 if was is not None:
                     deletes.append(uri)
-                if st.tombstone:
-                    tombs.append({"uri": uri, "rev": st.rev})
+                if st.tombstone and st.rev is not None:
+                    tombs.append((uri, st.rev))
             delta = _delta(was, st)
             if delta is not None:
                 self.deltas.change(collection, *delta)
-        await _write(self.s, table, inserts, updates, deletes)
-        if tombs:
-            await _delete_in(self.s, tombstones, tombstones.c.uri, [t["uri"] for t in tombs])
-            await self.s.execute(insert(tombstones), tombs)
+        sqlite = self.sql.sqlite
+        await self.sql.many(upsert_sql(sqlite, table.name, spec.columns, ("uri",), "rev"), rows)
+        await self.sql.delete_in(table.name, "uri", deletes)
+        await self.sql.many(upsert_sql(sqlite, "tombstones", _TOMBSTONE, ("uri",), "rev"), tombs)
 
     async def _active_repos(self, dids: set[str]) -> set[str]:
-        cols = [repos.c.did, repos.c.active]
-        known = {r.did: r.active for r in await _select_in(self.s, cols, repos.c.did, list(dids))}
+        known = {did: bool(active) for did, active in
+                 await self.sql.select_in("repos", ("did", "active"), "did", dids)}  # fmt: skip
         new = sorted(dids - known.keys())
         if new and self.batch.origin == "firehose":
-            source = self.batch.source
-            await self.s.execute(insert(repos), [new_repo_row(d, source, self.now) for d in new])
+            source, to_time = self.batch.source, self.sql.time
+            rows = [new_repo_row(d, source, self.now) for d in new]
+            columns = tuple(rows[0])
+            await self.sql.many(insert_sql(self.sql.sqlite, "repos", columns), [
+                tuple(to_time(v) if isinstance(v, datetime) else v for v in r.values())
+                for r in rows
+            ])  # fmt: skip
             self.outcome.new_repos += len(new)
             known.update(dict.fromkeys(new, True))
         return {did for did, active in known.items() if active}
@@ -208,20 +211,21 @@ class _Txn:
     async def repo_event(self, item: RepoItem) -> None:
         where = repos.c.did == item.did
         if isinstance(item, HandleChange):
-            await self.s.execute(update(repos).where(where).values(handle=item.handle))
+            await self.conn.execute(update(repos).where(where).values(handle=item.handle))
         elif isinstance(item, Resync):
-            await self.s.execute(update(repos).where(where).values(backfill="pending"))
+            await self.conn.execute(update(repos).where(where).values(backfill="pending"))
         elif isinstance(item, AccountStatus):
             await self._account(item)
 
     async def _account(self, item: AccountStatus) -> None:
-        was = (await self.s.execute(select(repos.c.active).where(repos.c.did == item.did))).first()
+        query = select(repos.c.active).where(repos.c.did == item.did)
+        was = (await self.conn.execute(query)).first()
         if was is None:
             return  # an account we never indexed anything for
         values: dict[str, Any] = {"active": item.active, "status": item.status}
         if item.active and not was.active:
             values["backfill"] = "pending"  # what it holds now is listed afresh
-        await self.s.execute(update(repos).where(repos.c.did == item.did).values(values))
+        await self.conn.execute(update(repos).where(repos.c.did == item.did).values(values))
         if was.active and not item.active:
             await self.records(await self._removals(item.did, force=True))
 
@@ -233,7 +237,7 @@ class _Txn:
             query = select(table.c.uri, table.c.rkey, table.c.rev).where(table.c.repo == did)
             if older_than is not None:
                 query = query.where(table.c.rev < older_than)
-            for r in await self.s.execute(query):
+            for r in await self.conn.execute(query):
                 rev = older_than or r.rev
                 out.append(Remove(r.uri, collection, did, r.rkey, rev, force=force))
         return out
@@ -247,80 +251,72 @@ class _Txn:
             values["handle"] = handle
         # A resync asked for while this backfill ran set "pending" again: leave it pending.
         where = (repos.c.did == did) & (repos.c.backfill == "running")
-        await self.s.execute(update(repos).where(where).values(values))
+        await self.conn.execute(update(repos).where(where).values(values))
 
     # ------------------------------------------------------------ commit
 
     async def finish(self) -> None:
+        sql = self.sql
+        # Totals once per transaction: each repo row and activity bucket is written once,
+        # however many segments touched it (on PostgreSQL every update is a new row version).
+        await self.deltas.flush(sql, self.now)
         if self.rejection_rows:
-            uris = list(self.rejection_rows)
-            await _delete_in(self.s, rejections, rejections.c.uri, uris)
-            await self.s.execute(insert(rejections), list(self.rejection_rows.values()))
+            stmt = upsert_sql(sql.sqlite, "rejections", _REJECTION, ("uri",))
+            await sql.many(stmt, list(self.rejection_rows.values()))
         if self.feed_rows:
             head = self.outcome.head
             for i, row in enumerate(self.feed_rows, start=1):
                 row["seq"] = head + i
-            await insert_rows(self.s, feed, self.feed_rows)
+            at = self.at
+            await sql.many(insert_sql(sql.sqlite, "feed", _FEED), [
+                (r["seq"], r["action"], r["uri"], r["collection"], r["repo"], r["rkey"],
+                 r["cid"], r["rev"], r["record"], at)
+                for r in self.feed_rows
+            ])  # fmt: skip
             self.outcome.head = head + len(self.feed_rows)
             self.outcome.feed = self.feed_rows
-            await self.s.execute(
-                update(feed_head).where(feed_head.c.id == 1).values(seq=self.outcome.head)
-            )
+            stmt = update_sql(sql.sqlite, "feed_head", ("seq",), "id")
+            await sql.execute(stmt, (self.outcome.head, 1))
         if self.batch.source is not None and self.batch.cursor is not None:
-            await self.s.execute(
-                update(sources)
-                .where(sources.c.name == self.batch.source)
-                .values(cursor=self.batch.cursor, updated_at=self.now)
-            )
+            stmt = update_sql(sql.sqlite, "sources", ("cursor", "updated_at"), "name")
+            await sql.execute(stmt, (self.batch.cursor, self.at, self.batch.source))
 
 
-def _row(put: Put, now: datetime) -> dict[str, Any]:
-    return {"uri": put.uri, "cid": put.cid, "repo": put.repo, "rkey": put.rkey, "rev": put.rev,
-            "indexed_at": now, "body": put.body, **put.columns}  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class RowSpec:
+    """A record table's column order for the upsert, and which extra columns are times."""
+
+    columns: tuple[str, ...]
+    extra: tuple[tuple[str, bool], ...]
+
+    def row(self, put: Put, at: Any, to_time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+        cols = put.columns
+        extra = [
+            to_time(v) if is_time and v is not None else v
+            for v, is_time in ((cols.get(name), is_time) for name, is_time in self.extra)
+        ]
+        return (put.uri, put.cid, put.repo, put.rkey, put.rev, at, *extra, put.body)
 
 
-def _rejection_row(item: Rejection, now: datetime) -> dict[str, Any]:
-    return {"uri": item.uri, "collection": str(item.collection), "repo": item.repo,
-            "cid": item.cid, "rev": item.rev, "reason": item.reason,
-            "detail": item.detail[:500], "rejected_at": now}  # fmt: skip
+@functools.cache
+def row_spec(table: Table) -> RowSpec:
+    head = ("uri", "cid", "repo", "rkey", "rev", "indexed_at")
+    extra = tuple(c.name for c in table.c if c.name not in (*head, "id", "body"))
+    times = time_columns(table)
+    return RowSpec((*head, *extra, "body"), tuple((c, c in times) for c in extra))
 
 
-async def _write(
-    s: AsyncSession,
-    table: Table,
-    inserts: list[dict[str, Any]],
-    updates: list[dict[str, Any]],
-    deletes: list[str],
-) -> None:
-    await insert_rows(s, table, inserts)
-    if updates:
-        names = [k[2:] for k in updates[0] if k != "b_uri"]
-        stmt = (
-            update(table)
-            .where(table.c.uri == bindparam("b_uri"))
-            .values({n: bindparam(f"b_{n}") for n in names})
-        )
-        for chunk in _chunks(updates):
-            await s.execute(stmt, chunk)
-    if deletes:
-        await _delete_in(s, table, table.c.uri, deletes)
+_COUNTERS = {"create": "created", "update": "updated", "delete": "deleted"}
+_TOMBSTONE = ("uri", "rev")
+_REJECTION = ("uri", "collection", "repo", "cid", "rev", "reason", "detail", "rejected_at")
+_FEED = ("seq", "action", "uri", "collection", "repo", "rkey", "cid", "rev", "record",
+         "indexed_at")  # fmt: skip
+assert tuple(c.name for c in feed.c) == _FEED, "feed rows are written in the table's column order"
 
 
-async def _select_in(s: AsyncSession, cols: list[Any], key: Any, values: list[str]) -> list[Any]:
-    out: list[Any] = []
-    for chunk in _chunks(values):
-        out.extend(await s.execute(select(*cols).where(key.in_(chunk))))
-    return out
-
-
-async def _delete_in(s: AsyncSession, table: Table, key: Any, values: list[str]) -> None:
-    for chunk in _chunks(values):
-        await s.execute(delete(table).where(key.in_(chunk)))
-
-
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
+def _rejection_row(item: Rejection, at: Any) -> tuple[Any, ...]:
+    return (item.uri, str(item.collection), item.repo, item.cid, item.rev, item.reason,
+            item.detail[:500], at)  # fmt: skip
 
 
 def _delta(

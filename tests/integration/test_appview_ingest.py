@@ -75,11 +75,12 @@ async def three(atproto_stack: AtprotoStack) -> dict[str, Account]:
     return {str(a.client.did): a for a in accounts}
 
 
+@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "ingest-worker"])
 async def test_records_deletes_and_rejections_flow_through_the_firehose(
-    atproto_stack: AtprotoStack, three: dict[str, Account], sqlite_db_url: str
+    atproto_stack: AtprotoStack, three: dict[str, Account], sqlite_db_url: str, workers: bool
 ) -> None:
     provider, requester, exchange = list(three)
-    async with running(atproto_stack, sqlite_db_url) as app:
+    async with running(atproto_stack, sqlite_db_url, ingest_workers=workers) as app:
         await eventually(lambda: _connected(app), "the firehose to connect")
         c = await new_chain(three, provider, requester, exchange)
         want = {

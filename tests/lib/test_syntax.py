@@ -209,3 +209,16 @@ def test_record_cid_keeps_cid_shaped_bytes_as_bytes() -> None:
     # while the PDS stores `$bytes` as a CBOR byte string (seen live against the real PDS).
     record = {"b": {"$bytes": "AQEBAQE"}}
     assert record_cid(record) == cid_for_bytes(bytes.fromhex("a1616245") + b"\x01" * 5)
+
+
+def test_cid_for_digest_is_cid_for_bytes_without_hashing_again() -> None:
+    import hashlib
+
+    from cocore.syntax import RAW, cid_for_digest
+
+    data = b"\x01" * 10
+    digest = hashlib.sha256(data).digest()
+    assert cid_for_digest(digest) == cid_for_bytes(data)
+    assert cid_for_digest(digest, RAW) == cid_for_bytes(data, RAW)
+    with pytest.raises(InvalidInput):
+        cid_for_digest(digest[:31])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import MalformedFrame
 
 MAX_BLOCKS = 10_000
-_SHA256_CIDV1 = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20")  # dag-cbor, raw
+SHA256_CIDV1 = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20")  # dag-cbor, raw
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -49,7 +49,7 @@ def car_blocks(data: bytes) -> dict[bytes, bytes]:
         if end > size or section_len == 0:
             raise MalformedFrame("CAR section truncated")
         prefix = data[start : start + 4]
-        cid_end = start + 36 if prefix in _SHA256_CIDV1 else _cid_end(data, start)
+        cid_end = start + 36 if prefix in SHA256_CIDV1 else _cid_end(data, start)
         if cid_end > end:
             raise MalformedFrame("CID runs past its CAR section")
         blocks[data[start:cid_end]] = data[cid_end:end]

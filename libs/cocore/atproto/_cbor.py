@@ -25,7 +25,9 @@ def record_json(block: bytes) -> dict[str, Any]:
         value = _Decoder(block).top()
     else:
         try:
-            value = _bytes_to_json(libipld.decode_dag_cbor(block), 0)
+            value = libipld.decode_dag_cbor(block)
+            if type(value) is dict and _holds_bytes(value, 0):  # most records hold none
+                value = _bytes_to_json(value, 0)
         except (ValueError, RecursionError) as e:
             raise MalformedFrame(f"record block is not DAG-CBOR ({type(e).__name__})") from e
     if not isinstance(value, dict):
@@ -35,6 +37,19 @@ def record_json(block: bytes) -> dict[str, Any]:
 
 def b64_bytes(raw: bytes) -> dict[str, str]:
     return {"$bytes": base64.b64encode(raw).decode("ascii").rstrip("=")}
+
+
+def _holds_bytes(value: Any, depth: int) -> bool:
+    """Whether a byte string sits anywhere in `value` (a dict or list); reads, never copies."""
+    if depth > MAX_DEPTH:
+        raise MalformedFrame("record nested too deeply")
+    for v in value.values() if type(value) is dict else value:
+        kind = type(v)
+        if kind is bytes:
+            return True
+        if (kind is dict or kind is list) and _holds_bytes(v, depth + 1):
+            return True
+    return False
 
 
 def _bytes_to_json(value: Any, depth: int) -> Any:

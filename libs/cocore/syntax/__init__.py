@@ -6,7 +6,16 @@ on bad input. The types are `str` subclasses, so they serialise and compare as p
 
 from ._aturi import AtUri, make_at_uri, parse_at_uri
 from ._base import InvalidSyntaxError, SyntaxString
-from ._cid import DAG_CBOR, RAW, Cid, cid_for_bytes, dag_cbor, parse_cid, record_cid
+from ._cid import (
+    DAG_CBOR,
+    RAW,
+    Cid,
+    cid_for_bytes,
+    cid_for_digest,
+    dag_cbor,
+    parse_cid,
+    record_cid,
+)
 from ._datetime import Datetime, format_datetime, parse_datetime
 from ._identifiers import (
     Did,
@@ -35,6 +44,7 @@ __all__ = [
     "Tid",
     "TidClock",
     "cid_for_bytes",
+    "cid_for_digest",
     "dag_cbor",
     "format_datetime",
     "make_at_uri",

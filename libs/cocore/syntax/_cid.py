@@ -60,7 +60,13 @@ def parse_cid(value: object) -> Cid:
 
 def cid_for_bytes(data: bytes, codec: int = DAG_CBOR) -> Cid:
     """The CIDv1 (sha2-256) of some encoded bytes."""
-    digest = hashlib.sha256(data).digest()
+    return cid_for_digest(hashlib.sha256(data).digest(), codec)
+
+
+def cid_for_digest(digest: bytes, codec: int = DAG_CBOR) -> Cid:
+    """The CIDv1 of bytes whose sha2-256 digest is already known (no second hash)."""
+    if len(digest) != 32 or codec not in (DAG_CBOR, RAW):
+        raise reject("cid", digest.hex(), "expected a 32-byte sha2-256 digest, dag-cbor or raw")
     return Cid(libipld.encode_cid(bytes([1, codec, SHA2_256, 32]) + digest), _PARSED)
 
 

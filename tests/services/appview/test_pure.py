@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
 import pytest
 
 from cocore.lexicon import ids
 from cocore.rpc import ConfigError
 from services.appview.aggregates import latency_summary
+from services.appview.bulk import sqlite_time
 from services.appview.config import AppViewConfig
 from services.appview.cursors import decode_cursor, encode_cursor
+from services.appview.driver import postgres_sql
 from services.appview.errors import InvalidCursor, MethodNotFound, RecordNotFound
 from services.appview.fees import check_fee, expected_fee
 from services.appview.http import error_body
@@ -77,7 +82,7 @@ def test_config_reads_env_and_refuses_a_memory_database_outside_dev() -> None:
     config = AppViewConfig.from_env(env)
     assert config.pds_hosts == ("http://127.0.0.1:2583",)
     assert config.source_kinds == {"wss://relay.example": "relay", "http://127.0.0.1:2583": "pds"}
-    assert config.exchanges == {"did:plc:exchangeaaaaaaaaaaaaaaaa"}
+    assert config.exchanges == frozenset({"did:plc:exchangeaaaaaaaaaaaaaaaa"})
     assert config.database_url.endswith("var/appview.db")
     memory = {"COCORE_APPVIEW_DATABASE_URL": "sqlite+aiosqlite:///:memory:"}
     with pytest.raises(ConfigError):
@@ -101,7 +106,7 @@ def test_validation_reasons() -> None:
     }
     repo = "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"
     assert isinstance(v.check(ids.ACCOUNT_FRIEND, repo, "3aaaaaaaaaaaa", friend), Accepted)
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
         (ids.ACCOUNT_FRIEND, "not-a-tid", friend, "rkey-invalid"),
         (
             ids.ACCOUNT_PROFILE,
@@ -136,3 +141,21 @@ def test_error_mapping() -> None:
         500,
         {"error": "InternalServerError", "message": "internal error"},
     )
+
+
+def test_driver_values_are_what_sqlalchemy_writes_and_reads() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert sqlite_time(moment) == "2026-01-02 03:04:05.000006"
+    assert sqlite_time(moment.astimezone(timezone(timedelta(hours=2)))) == sqlite_time(moment)
+    assert sqlite_time(moment.replace(microsecond=0)) == "2026-01-02 03:04:05.000000"
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_time(datetime(2026, 1, 2))
+    assert postgres_sql("a = ? AND b IN (?) LIMIT ?") == "a = $1 AND b IN ($2) LIMIT $3"
+
+
+def test_ingest_workers_setting() -> None:
+    base = {"COCORE_APPVIEW_GRPC_PORT": "0"}
+    assert not AppViewConfig.from_env({**base, "COCORE_APPVIEW_INGEST_WORKERS": "0"}).ingest_workers
+    assert AppViewConfig.from_env({**base, "COCORE_APPVIEW_INGEST_WORKERS": "1"}).ingest_workers
+    with pytest.raises(ConfigError, match="expected 0 or 1"):
+        AppViewConfig.from_env({**base, "COCORE_APPVIEW_INGEST_WORKERS": "maybe"})

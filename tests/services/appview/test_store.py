@@ -162,9 +162,7 @@ async def test_paging_is_keyset_and_complete(store: Store) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        page = await store.reader.page(
-            ids.COMPUTE_RECEIPT, [tables.receipts.c.repo == PROVIDER], 3, cursor
-        )
+        page = await store.reader.page(ids.COMPUTE_RECEIPT, {"repo": PROVIDER}, 3, cursor)
         seen += [r.uri for r in page.records]
         if page.cursor is None:
             break

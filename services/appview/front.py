@@ -1,0 +1,159 @@
+"""The CPU-heavy half of ingest: one source's firehose, read, decoded and validated.
+
+Two stages joined by a bounded queue: the reader drains the websocket (the consumer decodes
+each frame), the checker validates whatever is waiting and hands it on in small chunks. It
+runs in the AppView's event loop, or in a child process of its own (`ingestworker.py`) so
+that decoding and validating use another core and never hold up queries or the writer.
+Everything it hands on is plain data, the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
+
+from cocore.atproto import Batch, FirehoseConsumer
+
+from .items import Item
+from .translate import checks, firehose_items
+from .validate import DEFAULT_MAX_RECORD_BYTES, RecordValidator
+
+COLLECTIONS = ("dev.cocore.",)
+SLICE_FRAMES = 32  # validated frames per hand-off: a few ms of work between yields
+T = TypeVar("T")
+
+
+class Frame(NamedTuple):
+    """One frame's events as store items, validated."""
+
+    seq: int | None
+    items: list[Item]
+    events: int
+
+
+class Marker(NamedTuple):
+    """Every frame up to `seq` is ahead of this in the pipeline: once the writer gets here it
+    may commit the cursor `seq` (frames without cocore records move it too)."""
+
+    seq: int
+
+
+class Status(NamedTuple):
+    """The websocket connected (or dropped); `cursor` is where it resumed."""
+
+    connected: bool
+    cursor: int | None
+
+
+Checked = Frame | Marker | Status
+
+
+@dataclass(frozen=True, slots=True)
+class FrontConfig:
+    """Everything the front needs, as plain values (it crosses to a child process as JSON)."""
+
+    source: str
+    cursor: int | None
+    exchanges: tuple[str, ...] | None = None
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    queue_frames: int = 1024
+    max_batch_events: int = 2000
+    marker_interval_s: float = 2.0
+
+    def validator(self) -> RecordValidator:
+        return RecordValidator(exchanges=self.exchanges, max_record_bytes=self.max_record_bytes)
+
+
+class Front:
+    """Reads `config.source` from `config.cursor` and hands validated chunks to `emit`."""
+
+    def __init__(
+        self,
+        config: FrontConfig,
+        validator: RecordValidator,
+        emit: Callable[[list[Checked]], Awaitable[None]],
+    ) -> None:
+        self._config, self._validator, self._emit = config, validator, emit
+
+    async def run(self) -> None:
+        """Until cancelled, or until a stage fails (the failure is raised)."""
+        config = self._config
+        consumer = FirehoseConsumer(config.source, cursor=config.cursor, collections=COLLECTIONS)
+        raw: asyncio.Queue[Batch | Marker | Status] = asyncio.Queue(config.queue_frames)
+        stages = [
+            asyncio.create_task(self._read(consumer, raw)),
+            asyncio.create_task(self._mark(consumer, raw)),
+            asyncio.create_task(self._check(raw)),
+        ]
+        try:
+            done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a stage failed (or the stream ended): surface it
+        finally:
+            for task in stages:
+                task.cancel()
+            await consumer.aclose()
+            for task in stages:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _read(
+        self, consumer: FirehoseConsumer, raw: asyncio.Queue[Batch | Marker | Status]
+    ) -> None:
+        async for batch in consumer:
+            await raw.put(batch)
+
+    async def _mark(
+        self, consumer: FirehoseConsumer, raw: asyncio.Queue[Batch | Marker | Status]
+    ) -> None:
+        interval, connected = self._config.marker_interval_s, False
+        while True:
+            if connected:
+                await asyncio.sleep(interval)
+            else:  # report a connection at once, a drop within the interval
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(consumer.connected.wait(), interval)
+            if consumer.connected.is_set() != connected:
+                connected = not connected
+                await raw.put(Status(connected, consumer.cursor))
+            # consumer.cursor never passes a frame the reader still holds, so every frame up
+            # to it is already queued ahead of this marker.
+            if consumer.cursor is not None and not raw.full():
+                raw.put_nowait(Marker(consumer.cursor))
+
+    async def _check(self, raw: asyncio.Queue[Batch | Marker | Status]) -> None:
+        check = self._validator.check
+        while True:
+            chunk = drain(raw, await raw.get(), self._config.max_batch_events, _size)
+            out: list[Checked] = []
+            for item in chunk:
+                if isinstance(item, Batch):
+                    verdicts = [check(*op) for op in checks(item.events)]
+                    out.append(
+                        Frame(item.seq, firehose_items(item.events, verdicts), len(item.events))
+                    )
+                else:
+                    out.append(item)
+                if len(out) >= SLICE_FRAMES:
+                    await self._emit(out)
+                    out = []
+                    await asyncio.sleep(0)  # let the loop's other tasks in between slices
+            if out:
+                await self._emit(out)
+
+
+def _size(item: Batch | Marker | Status) -> int:
+    return len(item.events) if isinstance(item, Batch) else 0
+
+
+def drain(queue: asyncio.Queue[T], first: T, limit: int, size: Callable[[T], int]) -> list[T]:
+    """`first` and whatever else is already queued, up to about `limit` events."""
+    out, n = [first], size(first)
+    while n < limit and not queue.empty():
+        item = queue.get_nowait()
+        out.append(item)
+        n += size(item)
+    return out
