@@ -1,18 +1,24 @@
 """bench/appview: ingest rate through the real consumer path, and listReceipts latency at 1M rows.
 
-    make bench-appview        (python -m bench.appview [--commits N] [--receipts N] [--backends …])
+    make bench-appview        (python -m bench.appview [--commits N] [--receipts N] [--backends …]
+                               [--ingest-only] [--in-process])
 
 1. Ingest: a recorded stream of `--commits` #commit frames (receipts, jobs, deletes; see
    bench/_appview_frames.py) is replayed by a websocket server in a separate process; the real
    SourceIngestor decodes (FirehoseConsumer), validates (lexicon + ownership), and stores each
-   change with its feed row, rollups and cursor. Reported: events/s from connect until the
-   stored cursor reaches the last seq.
+   change with its feed row, rollups and cursor — with the front (read, decode, validate) in
+   a child process as the service runs it on a multi-core host (`--in-process`: all in one).
+   Reported: events/s from connect until the committed cursor reaches the last seq, and CPU
+   per event of the serving process (its event loop, its driver threads) and of the worker.
 2. Queries: `--receipts` receipts across 1,000 providers are bulk-loaded into the receipts
    table (sqlite3 executemany / PostgreSQL COPY, indexes in place), then `listReceipts?provider=`
    with limit 50 is called through the real HTTP stack (httpx → uvicorn → starlette → SQL),
-   sequentially, and timed per request (p50/p99), plus the store-level query alone.
+   sequentially, timed per request (p50/p99) at the client and in the handler, plus the
+   store-level query alone: first quiet, then while the same process ingests the recorded
+   stream into the same database ("ingesting").
 
 PostgreSQL is a durable throwaway cluster on disk (fsync on), or $COCORE_BENCH_POSTGRES_URL.
+The machine is shared: the load average is printed with every number.
 """
 
 from __future__ import annotations
@@ -272,7 +278,10 @@ async def bulk_load(db_url: str, n: int, providers: list[str]) -> float:
         await conn.copy_records_to_table(
             "receipts", records=_receipt_rows(n, providers), columns=list(COLUMNS)
         )
-        await conn.execute("ANALYZE")
+        # COPY wrote the ids itself: move the sequence past them for the rows ingested later.
+        sequence = "pg_get_serial_sequence('receipts', 'id')"
+        await conn.execute(f"SELECT setval({sequence}, (SELECT max(id) FROM receipts))")
+        await conn.execute("VACUUM ANALYZE receipts")  # as autovacuum would, before timing
         await conn.close()
     return time.perf_counter() - started
 
@@ -339,11 +348,14 @@ async def _measure(
             first, started = replay.cursor(), time.perf_counter()
         http: list[float] = []
         store: list[float] = []
+        lags: list[float] = []
+        probe = asyncio.create_task(_loop_lag(lags))
         while len(http) < requests:
             http.append(await _time_one(http_call))
             store.append(await _time_one(store_call))
             if replay is not None and replay.cursor() >= last_seq:
                 break  # only count requests served while ingest ran
+        probe.cancel()
         handler = server_times.seconds[-len(http) :]
         result = {
             "requests": len(http),
@@ -353,11 +365,22 @@ async def _measure(
             "handler_p99": _pct(handler, 99),
             "store_p50": _pct(store, 50),
             "store_p99": _pct(store, 99),
+            "lag_p99": _pct(lags, 99),
         }
         if replay is not None:
             ingested = replay.cursor() - first
             result["ingest_rate"] = ingested / (time.perf_counter() - started)
     return result
+
+
+async def _loop_lag(lags: list[float]) -> None:
+    """How late a 5 ms sleep wakes: what any request waits for the event loop, on top of its
+    own work (the loop runs the ingest writer's Python between its database calls)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(0.005)
+        lags.append(loop.time() - started - 0.005)
 
 
 async def _time_one(call: Any) -> float:
@@ -452,9 +475,9 @@ async def run(args: argparse.Namespace) -> None:
     print()
     print(
         "| backend | ingest events/s | listReceipts | p50 / p99 ms: client round trip | handler "
-        "| store query |"
+        "| store query | event-loop lag p99 ms |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for backend, rate, q in rows:
         for mode, m in q.items():
             during = (
@@ -466,7 +489,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"| {backend} | {rate:,.0f} | {mode}{during}, {m['requests']:,.0f} requests | "
                 f"{m['http_p50']:.2f} / {m['http_p99']:.2f} | "
                 f"{m['handler_p50']:.2f} / {m['handler_p99']:.2f} | "
-                f"{m['store_p50']:.2f} / {m['store_p99']:.2f} |"
+                f"{m['store_p50']:.2f} / {m['store_p99']:.2f} | {m['lag_p99']:.2f} |"
             )
     print(
         f"\n{args.receipts:,} receipts over 1,000 providers, limit 50, up to {args.requests:,} "

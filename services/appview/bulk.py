@@ -4,7 +4,8 @@ SQLAlchemy's per-value bind processing and per-statement compilation were most o
 cost, so the writer speaks the driver's own placeholders here, writing values exactly as the
 column types would (UTC text on SQLite, aware datetimes on PostgreSQL). Statement texts are
 built once per table and dialect, so both drivers' prepared-statement caches keep hitting;
-`IN (…)` lists are one bound parameter (a JSON array on SQLite, an array on PostgreSQL).
+`IN (…)` lists are one bound parameter (a JSON array on SQLite, an array on PostgreSQL), and
+multi-row inserts one statement over column arrays on PostgreSQL.
 SQLAlchemy begins and ends the transaction; in between, statements go straight to the driver
 connection: one aiosqlite thread hop each (instead of three or four, each a GIL hand-over),
 or one asyncpg call. Driver errors surface as `StoreUnavailable`.
@@ -13,6 +14,7 @@ or one asyncpg call. Driver errors surface as `StoreUnavailable`.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,10 +24,12 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cocore.storage import UtcDateTime
 
+from .db import Base
 from .errors import StoreUnavailable
 
 
@@ -52,11 +56,22 @@ class Sql:
                 return list(await self._driver.execute_fetchall(sql, params))
             return list(await self._driver.fetch(sql, *params))
 
-    async def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run `sql` once per row (an executemany: one prepared statement, one call)."""
-        if rows:
+    async def many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Run `sql` once per row (an executemany: one prepared statement per call)."""
+        for chunk in _chunks(rows):
             with _driver_errors():
-                await self._driver.executemany(sql, rows)
+                await self._driver.executemany(sql, chunk)
+
+    async def insert(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Run an `insert_sql` / `upsert_sql` / `add_sql` statement for every row: an
+        executemany on SQLite, one statement over column arrays on PostgreSQL. `rows` may be
+        a generator: it is consumed a chunk at a time, between awaits."""
+        if self.sqlite:
+            await self.many(sql, rows)
+            return
+        for chunk in _chunks(rows):
+            with _driver_errors():
+                await self._driver.execute(sql, *map(list, zip(*chunk, strict=True)))
 
     async def select_in(
         self, table: str, columns: Sequence[str], key: str, values: Iterable[str]
@@ -87,6 +102,17 @@ class Sql:
 
     def _array(self, values: list[str]) -> Any:
         return json.dumps(values) if self.sqlite else values
+
+
+# Rows per driver call: bounds the Python work (building rows, the driver encoding them) the
+# event loop does between two awaits.
+CHUNK_ROWS = 256
+
+
+def _chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        yield chunk
 
 
 @contextmanager
@@ -145,8 +171,22 @@ def _delete_in(sqlite: bool, table: str, key: str) -> str:
 
 @functools.cache
 def insert_sql(sqlite: bool, table: str, columns: tuple[str, ...]) -> str:
-    values = ", ".join(marks(sqlite, len(columns)))
-    return f'INSERT INTO "{table}" ({_quoted(columns)}) VALUES ({values})'  # noqa: S608
+    """A multi-row INSERT (see `Sql.insert`). On PostgreSQL the rows arrive as one array per
+    column and the server inserts them in one statement, not one execution per row."""
+    if sqlite:
+        rows = f"VALUES ({', '.join(marks(sqlite, len(columns)))})"
+    else:
+        arrays = (f"{mark}::{_pg_type(table, c)}[]" for mark, c in zip(
+            marks(sqlite, len(columns)), columns, strict=True))  # fmt: skip
+        rows = f"SELECT * FROM unnest({', '.join(arrays)})"  # noqa: S608
+    return f'INSERT INTO "{table}" ({_quoted(columns)}) {rows}'
+
+
+_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _pg_type(table: str, column: str) -> str:
+    return str(Base.metadata.tables[table].c[column].type.compile(dialect=_POSTGRES))
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """The CPU-heavy half of ingest: one source's firehose, read, decoded and validated.
 
 Two stages joined by a bounded queue: the reader drains the websocket (the consumer decodes
-each frame), the checker validates whatever is waiting and hands it on in small chunks. It
+each frame), the checker validates what is waiting and hands it on in chunks of a few dozen. It
 runs in the AppView's event loop, or in a child process of its own (`ingestworker.py`) so
 that decoding and validating use another core and never hold up queries or the writer.
 Everything it hands on is plain data, the same either way.
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from cocore.atproto import Batch, FirehoseConsumer
 
@@ -23,7 +23,6 @@ from .validate import DEFAULT_MAX_RECORD_BYTES, RecordValidator
 
 COLLECTIONS = ("dev.cocore.",)
 SLICE_FRAMES = 32  # validated frames per hand-off: a few ms of work between yields
-T = TypeVar("T")
 
 
 class Frame(NamedTuple):
@@ -60,7 +59,6 @@ class FrontConfig:
     exchanges: tuple[str, ...] | None = None
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     queue_frames: int = 1024
-    max_batch_events: int = 2000
     marker_interval_s: float = 2.0
 
     def validator(self) -> RecordValidator:
@@ -125,35 +123,16 @@ class Front:
                 raw.put_nowait(Marker(consumer.cursor))
 
     async def _check(self, raw: asyncio.Queue[Batch | Marker | Status]) -> None:
-        check = self._validator.check
         while True:
-            chunk = drain(raw, await raw.get(), self._config.max_batch_events, _size)
-            out: list[Checked] = []
-            for item in chunk:
-                if isinstance(item, Batch):
-                    verdicts = [check(*op) for op in checks(item.events)]
-                    out.append(
-                        Frame(item.seq, firehose_items(item.events, verdicts), len(item.events))
-                    )
-                else:
-                    out.append(item)
-                if len(out) >= SLICE_FRAMES:
-                    await self._emit(out)
-                    out = []
-                    await asyncio.sleep(0)  # let the loop's other tasks in between slices
-            if out:
-                await self._emit(out)
+            out = [self._validated(await raw.get())]
+            while len(out) < SLICE_FRAMES and not raw.empty():
+                out.append(self._validated(raw.get_nowait()))
+            await self._emit(out)
+            await asyncio.sleep(0)  # let the loop's other tasks in between slices
 
-
-def _size(item: Batch | Marker | Status) -> int:
-    return len(item.events) if isinstance(item, Batch) else 0
-
-
-def drain(queue: asyncio.Queue[T], first: T, limit: int, size: Callable[[T], int]) -> list[T]:
-    """`first` and whatever else is already queued, up to about `limit` events."""
-    out, n = [first], size(first)
-    while n < limit and not queue.empty():
-        item = queue.get_nowait()
-        out.append(item)
-        n += size(item)
-    return out
+    def _validated(self, item: Batch | Marker | Status) -> Checked:
+        if not isinstance(item, Batch):
+            return item
+        check = self._validator.check
+        verdicts = [check(*op) for op in checks(item.events)]
+        return Frame(item.seq, firehose_items(item.events, verdicts), len(item.events))

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -24,12 +25,14 @@ from cocore.storage import Database
 
 from .db import sources
 from .events import Events
-from .front import SLICE_FRAMES, Checked, Frame, Front, FrontConfig, Status, drain
+from .front import SLICE_FRAMES, Checked, Frame, Front, FrontConfig, Status
 from .items import Outcome, WriteBatch
 from .translate import report_invalid
 from .validate import RecordValidator
 from .worker import run_front_in_child
 from .write import StoreWriter
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,6 @@ class SourceIngestor:
         on_applied: Callable[[Outcome], None],
         worker: bool = False,
         queue_frames: int = 1024,
-        max_batch_events: int = 2000,
         max_write_events: int = 2000,
         linger_s: float = 0.25,
         settle_s: float = 0.02,
@@ -61,7 +63,7 @@ class SourceIngestor:
     ) -> None:
         self.source = source
         self._deps, self._on_applied, self._worker = deps, on_applied, worker
-        self._queue_frames, self._max_events = queue_frames, max_batch_events
+        self._queue_frames = queue_frames
         # Events per transaction: a bigger one costs less per event (see write.SEGMENT_ITEMS).
         self._max_write_events = max_write_events
         self._full = max(1, max_write_events // SLICE_FRAMES)  # chunks that make a batch
@@ -98,7 +100,6 @@ class SourceIngestor:
             exchanges=None if validator.exchanges is None else tuple(sorted(validator.exchanges)),
             max_record_bytes=validator.max_record_bytes,
             queue_frames=self._queue_frames,
-            max_batch_events=self._max_events,
             marker_interval_s=self._marker_interval_s,
         )
         # Room for two full batches: the front fills one while the writer commits the other.
@@ -125,10 +126,11 @@ class SourceIngestor:
             first = await checked.get()
             await self._gather(checked)
             batch = WriteBatch(source=self.source)
-            for chunk in drain(checked, first, self._max_write_events, _events):
+            for i, chunk in enumerate(drain(checked, first, self._max_write_events, _events)):
                 for item in chunk:
                     self._take(item, batch)
-            report_invalid(batch.items, self._deps.events)
+                if i % 8 == 7:
+                    await asyncio.sleep(0)  # a few hundred events per turn of the loop
             if not batch.items and batch.cursor is None:
                 continue
             outcome = await self._deps.writer.apply(batch)
@@ -155,9 +157,20 @@ class SourceIngestor:
             return
         if isinstance(item, Frame):
             batch.items.extend(item.items)
+            report_invalid(item.items, self._deps.events)
         if item.seq is not None:
             batch.cursor = max(batch.cursor or 0, item.seq)
 
 
 def _events(chunk: list[Checked]) -> int:
     return sum(c.events for c in chunk if isinstance(c, Frame))
+
+
+def drain(queue: asyncio.Queue[T], first: T, limit: int, size: Callable[[T], int]) -> list[T]:
+    """`first` and whatever else is already queued, up to about `limit` events."""
+    out, n = [first], size(first)
+    while n < limit and not queue.empty():
+        item = queue.get_nowait()
+        out.append(item)
+        n += size(item)
+    return out

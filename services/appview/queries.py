@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from cocore.lexicon import default_registry, ids
@@ -72,11 +73,22 @@ def to_json_bytes(result: dict[str, Any]) -> bytes:
 
 
 def _record_bytes(record: IndexedRecord) -> bytes:
-    return _dumps(indexed_record_json_head(record))[:-1] + b',"body":' + record.body + b"}"
+    # What _dumps(indexed_record_json_head(record)) writes, key for key, with the body spliced
+    # in: formatted directly (fifty records a page, an encoder build each with json.dumps).
+    head = (
+        f'{{"uri":{_text(record.uri)},"cid":{_text(record.cid)},'
+        f'"collection":{_text(str(record.collection))},"repo":{_text(record.repo)},'
+        f'"rkey":{_text(record.rkey)},"indexedAt":{_text(_utc_text(record.indexed_at))},"body":'
+    )
+    return head.encode() + record.body + b"}"
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_text = encode_basestring  # a JSON string literal, UTF-8 kept (as ensure_ascii=False writes)
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def indexed_record_json_head(record: IndexedRecord) -> dict[str, Any]:

@@ -66,23 +66,21 @@ class Deltas:
 
     async def flush(self, sql: Sql, now: datetime) -> None:
         await self._flush_activity(sql)
-        if self.active_repos:
-            at = sql.time(now)
-            rows = []
-            for did in sorted(self.active_repos):  # one lock order for every writer
-                counts = self.counts.get(did, {})
-                rows.append((at, *(counts.get(c, 0) for c in _ALL), did))
-            await sql.many(_repos_sql(sql.sqlite), rows)
+        # (Writers are serialised on feed_head, so no lock order is needed between them.)
+        at, counts = sql.time(now), self.counts
+        rows = (
+            (at, *(counts[did].get(c, 0) if did in counts else 0 for c in _ALL), did)
+            for did in self.active_repos
+        )
+        await sql.many(_repos_sql(sql.sqlite), rows)
         self.reset()
 
     async def _flush_activity(self, sql: Sql) -> None:
         to_time = sql.time
-        rows = [
-            (g, to_time(b), m, p, r, t)
-            for (g, b, m, p), (r, t) in sorted(self.activity.items())
-            if r or t
-        ]
-        await sql.many(add_sql(sql.sqlite, "activity", _ACTIVITY, _ACTIVITY[:4]), rows)
+        rows = (
+            (g, to_time(b), m, p, r, t) for (g, b, m, p), (r, t) in self.activity.items() if r or t
+        )
+        await sql.insert(add_sql(sql.sqlite, "activity", _ACTIVITY, _ACTIVITY[:4]), rows)
 
 
 def _repos_sql(sqlite: bool) -> str:

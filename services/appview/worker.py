@@ -56,6 +56,7 @@ async def run_front_in_child(
             if kind == "failed":
                 raise IngestWorkerFailed(f"ingest worker for {config.source}: {payload}")
             await emit(payload)
+            await asyncio.sleep(0)  # one chunk per turn of the loop, however much is buffered
     finally:
         await _reap(proc)
     raise IngestWorkerFailed(f"ingest worker for {config.source} exited ({proc.returncode})")
@@ -99,7 +100,13 @@ def _exit_when_orphaned() -> None:
     os._exit(0)
 
 
+# Below the serving process: when the cores are busy, queries and the writer come first and
+# the firehose waits (its cursor is safe; it catches up when they are idle).
+WORKER_NICENESS = 10
+
+
 def main() -> None:
+    os.nice(WORKER_NICENESS)
     line = sys.stdin.buffer.readline()
     values = json.loads(line)
     if values.get("exchanges") is not None:

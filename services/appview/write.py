@@ -7,6 +7,7 @@ rows a batch touches inside that lock makes the version checks race-free.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,10 +37,11 @@ from .items import (
 )
 from .rollup import ROLLUP_COLUMNS, Deltas
 
-# Record changes are applied this many at a time, so the Python work between two awaits stays
-# a few milliseconds (the event loop also serves queries) however big the transaction: a big
-# one is cheaper per event, as each hot index page is written once per commit.
-SEGMENT_ITEMS = 128
+# A big transaction is cheaper per event (each hot index page is written once per commit) and
+# so is a big statement round, but the event loop also serves queries: record changes go in
+# rounds of SEGMENT_ITEMS, and the per-item Python yields the loop every YIELD_EVERY items.
+SEGMENT_ITEMS = 1024
+YIELD_EVERY = 128
 
 
 @dataclass(slots=True)
@@ -131,8 +133,10 @@ class _Txn:
                 state[uri] = _State(False, tombs.get(uri), None)
             else:
                 state[uri] = _State(True, was["rev"], was["cid"])
-        for item in items:
+        for i, item in enumerate(items, start=1):
             self._step(state[item.uri], item)
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
         await self._flush(table, items[0].collection, existing, state)
 
     def _step(self, st: _State, item: RecordItem) -> None:
@@ -173,7 +177,9 @@ class _Txn:
         rows: list[tuple[Any, ...]] = []  # inserts and updates: one guarded upsert
         deletes: list[str] = []
         tombs: list[tuple[str, str]] = []
-        for uri, st in state.items():
+        for i, (uri, st) in enumerate(state.items(), start=1):
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             was = existing.get(uri)
             if st.exists and st.put is not None:
                 rows.append(spec.row(st.put, self.at, self.sql.time))
@@ -186,9 +192,9 @@ class _Txn:
             if delta is not None:
                 self.deltas.change(collection, *delta)
         sqlite = self.sql.sqlite
-        await self.sql.many(upsert_sql(sqlite, table.name, spec.columns, ("uri",), "rev"), rows)
+        await self.sql.insert(upsert_sql(sqlite, table.name, spec.columns, ("uri",), "rev"), rows)
         await self.sql.delete_in(table.name, "uri", deletes)
-        await self.sql.many(upsert_sql(sqlite, "tombstones", _TOMBSTONE, ("uri",), "rev"), tombs)
+        await self.sql.insert(upsert_sql(sqlite, "tombstones", _TOMBSTONE, ("uri",), "rev"), tombs)
 
     async def _active_repos(self, dids: set[str]) -> set[str]:
         known = {did: bool(active) for did, active in
@@ -198,7 +204,7 @@ class _Txn:
             source, to_time = self.batch.source, self.sql.time
             rows = [new_repo_row(d, source, self.now) for d in new]
             columns = tuple(rows[0])
-            await self.sql.many(insert_sql(self.sql.sqlite, "repos", columns), [
+            await self.sql.insert(insert_sql(self.sql.sqlite, "repos", columns), [
                 tuple(to_time(v) if isinstance(v, datetime) else v for v in r.values())
                 for r in rows
             ])  # fmt: skip
@@ -262,17 +268,17 @@ class _Txn:
         await self.deltas.flush(sql, self.now)
         if self.rejection_rows:
             stmt = upsert_sql(sql.sqlite, "rejections", _REJECTION, ("uri",))
-            await sql.many(stmt, list(self.rejection_rows.values()))
+            await sql.insert(stmt, list(self.rejection_rows.values()))
         if self.feed_rows:
             head = self.outcome.head
             for i, row in enumerate(self.feed_rows, start=1):
                 row["seq"] = head + i
             at = self.at
-            await sql.many(insert_sql(sql.sqlite, "feed", _FEED), [
+            await sql.insert(insert_sql(sql.sqlite, "feed", _FEED), (
                 (r["seq"], r["action"], r["uri"], r["collection"], r["repo"], r["rkey"],
                  r["cid"], r["rev"], r["record"], at)
                 for r in self.feed_rows
-            ])  # fmt: skip
+            ))  # fmt: skip
             self.outcome.head = head + len(self.feed_rows)
             self.outcome.feed = self.feed_rows
             stmt = update_sql(sql.sqlite, "feed_head", ("seq",), "id")

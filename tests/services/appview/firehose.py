@@ -7,6 +7,7 @@ sends the frames after the client's cursor, then holds the connection open.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import libipld
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from cocore.crypto import SigningKey
 from cocore.lexicon import ids
@@ -161,9 +163,10 @@ async def firehose(frames: Sequence[bytes]) -> AsyncIterator[str]:
     async def handler(ws: ServerConnection) -> None:
         query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
         cursor = int(query.get("cursor", ["0"])[0])
-        for frame in frames[cursor:]:
-            await ws.send(frame)
-        await ws.wait_closed()
+        with contextlib.suppress(ConnectionClosed):  # the consumer went away: fine
+            for frame in frames[cursor:]:
+                await ws.send(frame)
+            await ws.wait_closed()
 
     async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
         port = next(iter(server.sockets)).getsockname()[1]

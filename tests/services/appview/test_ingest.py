@@ -60,7 +60,7 @@ async def test_the_bulk_upsert_never_lets_an_older_revision_win(store: Store) ->
         async with store.db.transaction() as s:
             sql, _ = await Sql.begin(s, "SELECT 1")
             stmt = upsert_sql(sql.sqlite, "jobs", spec.columns, ("uri",), "rev")
-            await sql.many(stmt, [spec.row(item, sql.time(store.clock()), sql.time)])
+            await sql.insert(stmt, [spec.row(item, sql.time(store.clock()), sql.time)])
 
     async def stored() -> tuple[Any, ...]:
         async with store.db.session() as s:
@@ -85,14 +85,14 @@ async def test_a_batch_failing_midway_leaves_nothing_and_replays_exactly_once(
     await add_source(store, "src")
     chains = [make_chain() for _ in range(3)]
     items = [put(store, rec, "3n0000000000a") for c in chains for rec in (c.receipt, c.job)]
-    many = Sql.many
+    insert = Sql.insert
 
     async def feed_insert_fails(self: Sql, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if sql.startswith('INSERT INTO "feed"'):  # after the rows, rollups and tombstones
+        if sql.startswith('INSERT INTO "feed"'):  # after the rows and tombstones
             raise StoreUnavailable("the disk went away")
-        await many(self, sql, rows)
+        await insert(self, sql, rows)
 
-    monkeypatch.setattr(Sql, "many", feed_insert_fails)
+    monkeypatch.setattr(Sql, "insert", feed_insert_fails)
     with pytest.raises(StoreUnavailable):
         await apply(store, *items, cursor=7)
     for table in (tables.receipts, tables.jobs, tables.feed, tables.repos, tables.activity):
@@ -101,7 +101,7 @@ async def test_a_batch_failing_midway_leaves_nothing_and_replays_exactly_once(
         assert (await s.execute(select(tables.sources.c.cursor))).scalar_one() is None
         assert (await s.execute(select(tables.feed_head.c.seq))).scalar_one() == 0
 
-    monkeypatch.setattr(Sql, "many", many)
+    monkeypatch.setattr(Sql, "insert", insert)
     out = await apply(store, *items, cursor=7)
     assert (out.created, out.head) == (6, 6)
     again = await apply(store, *items, cursor=7)  # a replay after the crash: nothing new

@@ -159,3 +159,25 @@ def test_ingest_workers_setting() -> None:
     assert AppViewConfig.from_env({**base, "COCORE_APPVIEW_INGEST_WORKERS": "1"}).ingest_workers
     with pytest.raises(ConfigError, match="expected 0 or 1"):
         AppViewConfig.from_env({**base, "COCORE_APPVIEW_INGEST_WORKERS": "maybe"})
+
+
+def test_list_records_render_as_the_json_encoder_would_with_the_body_spliced_in() -> None:
+    import json
+
+    from services.appview.queries import indexed_record_json_head, page_result, to_json_bytes
+    from services.appview.read import IndexedRecord, Page
+
+    odd = IndexedRecord(
+        uri='at://did:web:ex%41mple.com/dev.cocore.account.profile/self"\\é',
+        cid="bafyreib",
+        collection=ids.ACCOUNT_PROFILE,
+        repo="did:web:ex%41mple.com\u2028",
+        rkey="self",
+        body=b'{"displayName":"\xc3\xa9\\n"}',
+        indexed_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    )
+    head = json.dumps(indexed_record_json_head(odd), separators=(",", ":"), ensure_ascii=False)
+    expected = '{"profiles":[' + head[:-1] + ',"body":{"displayName":"é\\n"}}],"cursor":"c"}'
+    rendered = to_json_bytes(page_result("profiles", Page([odd], "c")))
+    assert rendered == expected.encode()
+    assert json.loads(rendered)["profiles"][0]["indexedAt"] == "2026-01-02T03:04:05.678Z"
