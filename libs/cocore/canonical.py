@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any, NoReturn
 
+import orjson
+
 from cocore.errors import InvalidInput
 
 __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "CanonicalError", "canonicalize", "loads_strict"]
@@ -42,13 +44,24 @@ def canonicalize(value: Any) -> bytes:
         _check(value, 0)
     except _Reject as bad:
         raise CanonicalError(f"{bad.reason} at {_format_path(bad.path)}") from None
-    text = _ENCODER.encode(value)
     try:
-        return text.encode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return _stdlib_bytes(value)
+
+
+def _stdlib_bytes(value: Any) -> bytes:
+    """The reference encoding, for whatever orjson refuses (a lone surrogate: named here)."""
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError:
         _raise_surrogate(value)
 
 
+# After `_check` (ASCII keys, so sorting by code point and by UTF-8 byte agree; integers within
+# ±(2^53−1); no floats; bounded depth), orjson writes the very bytes the encoder below writes
+# (tests/lib/test_canonical_fuzz.py holds them equal), about ten times faster: canonical JSON is
+# on every signing, verification and indexing path.
 # These options escape exactly the §2 set (" \ \b \f \n \r \t, other C0 controls as
 # lowercase \u00XX) and write everything else raw. Built once (json.dumps with options builds
 # an encoder per call); no cycle check, as `_check` has already bounded the depth.

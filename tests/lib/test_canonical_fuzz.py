@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +101,42 @@ def test_deep_nesting_never_recurses_out(depth: int, opener: str) -> None:
     text = opener * depth + ("1" if opener == '{"a":' else "") + closer * depth
     with contextlib.suppress(CanonicalError):
         loads_strict(text)
+
+
+class _Tag(str):
+    """A str subclass, as the syntax types (Did, Nsid…) are."""
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2**53 - 1
+
+
+class _Ordered(dict[str, Any]):
+    pass
+
+
+_controls = st.text(st.characters(max_codepoint=0x7F) | st.sampled_from("\u2028\u2029\x7f\ufeff"))
+SUBCLASSED = st.recursive(
+    _text | _controls | st.builds(_Tag, _text) | st.sampled_from(list(_Level)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_key | st.builds(_Tag, _key), inner, max_size=4)
+        | st.dictionaries(_key, inner, max_size=3).map(_Ordered)
+    ),
+    max_leaves=30,
+)
+
+
+@given(SUBCLASSED)
+def test_the_fast_encoder_writes_the_reference_bytes(value: Any) -> None:
+    """orjson (the fast path) against the stdlib encoder the rules were written for: str, int
+    and dict subclasses, tuples, every C0 control, U+2028/2029, DEL, a BOM."""
+    reference = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonicalize(value) == reference.encode("utf-8")
+
+
+def test_a_lone_surrogate_is_named_by_path() -> None:
+    with pytest.raises(CanonicalError, match=r"lone surrogate in a string at \$\.a\[1\]"):
+        canonicalize({"a": ["ok", "bad \ud800"]})
