@@ -156,7 +156,10 @@ def _quoted(names: Iterable[str]) -> str:
 def _in(sqlite: bool, key: str) -> str:
     if sqlite:
         return f'"{key}" IN (SELECT value FROM json_each(?))'  # noqa: S608
-    return f'"{key}" = ANY($1::text[])'
+    # Not `= ANY($1)`: against a small table that is a sequential scan testing every row
+    # against the whole array (10 ms for 2,000 tombstones); a semi-join hashes the array or
+    # probes the index, whichever the table's size calls for.
+    return f'"{key}" IN (SELECT unnest($1::text[]))'
 
 
 @functools.cache

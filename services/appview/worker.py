@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import pickle
@@ -100,6 +101,11 @@ def _exit_when_orphaned() -> None:
     os._exit(0)
 
 
+# The front allocates a few dicts per record and keeps none: collect the youngest generation
+# every 20,000 allocations, not 700 (about a tenth of its CPU otherwise), after freezing what
+# start-up allocated.
+GC_THRESHOLDS = (20_000, 20, 20)
+
 # Below the serving process: when the cores are busy, queries and the writer come first and
 # the firehose waits (its cursor is safe; it catches up when they are idle).
 WORKER_NICENESS = 10
@@ -113,6 +119,9 @@ def main() -> None:
         values["exchanges"] = tuple(values["exchanges"])
     config = FrontConfig(**values)
     out = sys.stdout.buffer
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     sys.stdout = sys.stderr  # nothing else may write into the pipe
     threading.Thread(target=_exit_when_orphaned, daemon=True).start()
     try:
