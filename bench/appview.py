@@ -59,7 +59,7 @@ from cocore.storage.urls import plain_postgres_dsn
 from cocore.syntax import tid_from_parts
 from services.appview.accounts import AccountQueries
 from services.appview.aggregates import Aggregates
-from services.appview.driver import tune
+from services.appview.driver import reads_database, tune
 from services.appview.events import Events
 from services.appview.fetch import RecordFetcher
 from services.appview.http import build_app
@@ -316,8 +316,12 @@ async def bench_queries(
 ) -> dict[str, dict[str, float]]:
     """listReceipts latency, quiet and then while this process also ingests the stream."""
     out = {}
-    async with Database.from_url(db_url) as db, IdentityResolver() as resolver:
-        reader = RecordReader(tuned(db))
+    async with (
+        Database.from_url(db_url) as db,
+        reads_database(tuned(db), db_url) as reads,
+        IdentityResolver() as resolver,
+    ):
+        reader = RecordReader(reads)
         aggregates = Aggregates(db, utc_now)
         verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)
         queries = Queries(

@@ -26,8 +26,42 @@ from .errors import StoreUnavailable
 SQLITE_CACHE_KIB = 64 * 1024
 
 
+# A PostgreSQL connection the server (or a proxy) has dropped: retried on another one.
+_DROPPED = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    OSError,
+)
+# Every pooled connection may have been dropped at once (a server restart): try them all.
+READ_ATTEMPTS = 16
+
+
+def reads_database(db: Database, url: str) -> Database:
+    """The pool the list queries read through. On PostgreSQL, a second pool without the
+    pre-ping round trip (which doubled a query's latency): `fetch_all` retries a dropped
+    connection itself. On SQLite, `db`."""
+    if db.dialect == "sqlite":
+        return db
+    return Database.from_url(url, pre_ping=False)
+
+
 async def fetch_all(db: Database, sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
     """Rows of `sql` (written with `?` placeholders) as tuples / records, in order."""
+    dropped = None
+    for _ in range(READ_ATTEMPTS):
+        try:
+            return await _fetch_all(db, sql, params)
+        except _Dropped as e:
+            dropped = e.__cause__
+    raise StoreUnavailable(f"index read failed ({type(dropped).__name__})") from dropped
+
+
+class _Dropped(Exception):
+    pass
+
+
+async def _fetch_all(db: Database, sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
     sqlite = db.dialect == "sqlite"
     async with db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -36,6 +70,9 @@ async def fetch_all(db: Database, sql: str, params: Sequence[Any]) -> Sequence[S
             if sqlite:
                 return list(await driver.execute_fetchall(sql, tuple(params)))
             return list(await driver.fetch(postgres_sql(sql), *params))
+        except _DROPPED as e:
+            await conn.invalidate(e)  # the pool discards it and connects anew next time
+            raise _Dropped from e
         except (sqlite3.Error, asyncpg.PostgresError) as e:
             raise StoreUnavailable(f"index read failed ({type(e).__name__})") from e
 

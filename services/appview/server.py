@@ -18,7 +18,7 @@ from .accounts import AccountQueries
 from .aggregates import Aggregates
 from .backfill import Backfiller
 from .config import AppViewConfig
-from .driver import tune
+from .driver import reads_database, tune
 from .events import Events
 from .feed import FeedHub
 from .fetch import RecordFetcher
@@ -53,6 +53,7 @@ class AppView:
     ingestors: dict[str, SourceIngestor]
     backfiller: Backfiller
     resolver: IdentityResolver
+    reads: Database  # the list queries' pool (`db` itself on SQLite)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -68,6 +69,8 @@ class AppView:
         await self.http.stop()
         await self.grpc.stop()
         await self.resolver.aclose()
+        if self.reads is not self.db:
+            await self.reads.dispose()
         await self.db.dispose()
 
 
@@ -75,9 +78,10 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
     await upgrade(config.database_url, MIGRATIONS)
     db = Database.from_url(config.database_url)
     tune(db)
+    reads = reads_database(db, config.database_url)
     events = Events()
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
-    reader = RecordReader(db)
+    reader = RecordReader(reads)
     aggregates = Aggregates(db, clock)
     verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)
     queries = Queries(reader, aggregates, AccountQueries(db, reader, aggregates, clock), verifier)
@@ -108,7 +112,9 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
         deps, resolver, config.source_kinds, on_applied=applied,
         source_ready=lambda s: ingestors[s].connected, concurrency=config.backfill_concurrency,
     )  # fmt: skip
-    app = AppView(config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver)
+    app = AppView(
+        config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver, reads
+    )
     for ingestor in ingestors.values():
         await ingestor.stored_cursor()  # registers the source before the backfiller looks
         app.tasks.append(asyncio.create_task(ingestor.run()))

@@ -26,8 +26,12 @@ def create_engine(
     pool_size: int = 5,
     max_overflow: int = 10,
     pool_timeout_s: float = 30.0,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
     """An engine for `url`; raises `InvalidDatabaseUrl` now and `StorageError`s on use.
+
+    `pre_ping` (PostgreSQL): test each pooled connection with a round trip before handing it
+    out. A latency-bound reader may turn it off and retry a dropped connection itself.
 
     `sqlite+aiosqlite:///:memory:` is one database shared through one connection (tests only).
     """
@@ -37,7 +41,7 @@ def create_engine(
     if parsed.drivername == SQLITE:
         options = _sqlite_options(parsed, pool)
     else:
-        options = _postgres_options(connect_timeout_s, pool)
+        options = _postgres_options(connect_timeout_s, pool, pre_ping)
     engine = create_async_engine(parsed, echo=echo, json_serializer=compact_json, **options)
     sync_engine = engine.sync_engine
     _install_error_translation(sync_engine, redacted(parsed), connect_timeout_s)
@@ -67,11 +71,11 @@ def _make_parent_dir(url: URL) -> None:
         raise DatabaseUnavailable(f"cannot create folder {parent} for SQLite: {e.strerror}") from e
 
 
-def _postgres_options(timeout_s: float, pool: dict[str, Any]) -> dict[str, Any]:
+def _postgres_options(timeout_s: float, pool: dict[str, Any], pre_ping: bool) -> dict[str, Any]:
     return {
         **pool,
         # Servers and proxies drop idle connections; check on checkout and recycle hourly.
-        "pool_pre_ping": True,
+        "pool_pre_ping": pre_ping,
         "pool_recycle": 3600,
         "connect_args": {
             "timeout": timeout_s,  # bounds TCP connect plus the startup handshake
