@@ -12,7 +12,8 @@
    per event of the serving process (its event loop, its driver threads) and of the worker.
 2. Queries: `--receipts` receipts across 1,000 providers are bulk-loaded into the receipts
    table (sqlite3 executemany / PostgreSQL COPY, indexes in place), then `listReceipts?provider=`
-   with limit 50 is called through the real HTTP stack (httpx → uvicorn → starlette → SQL),
+   with limit 50 is called through the real HTTP stack (httpx → uvicorn → starlette → SQL)
+   by a client in a process of its own (bench/_appview_client.py, as a real client is),
    sequentially, timed per request (p50/p99) at the client and in the handler, plus the
    store-level query alone: first quiet, then while the same process ingests the recorded
    stream into the same database ("ingesting").
@@ -45,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
 
 from bench import _appview_frames as frames
@@ -331,11 +331,11 @@ async def bench_queries(
         http_server = await serve_http(build_app(queries, server_times, _ok), "127.0.0.1", 0)
         rng = random.Random(7)
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_server.port}") as client:
+            async with _Client(f"http://127.0.0.1:{http_server.port}") as client:
                 for mode in ("quiet", "ingesting"):
                     out[mode] = await _measure(
                         db, stream if mode == "ingesting" else None, requests, last_seq=commits,
-                        http_call=lambda: _http_call(client, rng.choice(providers)),
+                        http_call=client.call,
                         store_call=lambda: _store_call(reader, rng.choice(providers)),
                         server_times=server_times,
                     )  # fmt: skip
@@ -360,15 +360,15 @@ async def _measure(
         for _ in range(100):
             await http_call()  # warm the pool, the statement cache and the page cache
             await store_call()
+        http: list[float] = []
+        store: list[float] = []
         if replay is not None:
             await replay.reaches(1000)  # the stream is flowing
             first, started = replay.cursor(), time.perf_counter()
-        http: list[float] = []
-        store: list[float] = []
         lags: list[float] = []
         probe = asyncio.create_task(_loop_lag(lags))
         while len(http) < requests:
-            http.append(await _time_one(http_call))
+            http.append(await http_call())
             store.append(await _time_one(store_call))
             if replay is not None and replay.cursor() >= last_seq:
                 break  # only count requests served while ingest ran
@@ -415,11 +415,34 @@ async def _ok() -> bool:
     return True
 
 
-async def _http_call(client: httpx.AsyncClient, provider: str) -> None:
-    r = await client.get(
-        "/xrpc/dev.cocore.compute.listReceipts", params={"provider": provider, "limit": 50}
-    )
-    assert r.status_code == 200 and r.content.count(b'"collection":') == 50
+class _Client:
+    """bench/_appview_client.py in a child process, stepped one request at a time."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> _Client:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench._appview_client", self.base_url, "7",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
+        )  # fmt: skip
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.close()
+        await self.proc.wait()
+
+    async def call(self) -> float:
+        """One request; its round trip as the client measured it, in seconds."""
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+        line = (await self.proc.stdout.readline()).decode().strip()
+        if not line or line.startswith("error"):
+            raise RuntimeError(f"bench client: {line or 'exited'}")
+        return float(line)
 
 
 async def _store_call(reader: RecordReader, provider: str) -> None:
