@@ -30,6 +30,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 _DROPPED = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection left mid-protocol by the drop
     asyncpg.exceptions.OperatorInterventionError,
     OSError,
 )

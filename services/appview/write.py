@@ -174,7 +174,11 @@ class _Txn:
         state: dict[str, _State],
     ) -> None:
         spec = row_spec(table)
-        rows: list[tuple[Any, ...]] = []  # inserts and updates: one guarded upsert
+        # New rows are plain inserts: under the writer lock no other writer can add them (if
+        # one did, the unique index fails the batch, which is then retried). Updates are one
+        # guarded upsert. (A plain insert costs PostgreSQL less than a speculative one.)
+        new: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
         deletes: list[str] = []
         tombs: list[tuple[str, str]] = []
         for i, (uri, st) in enumerate(state.items(), start=1):
@@ -182,7 +186,7 @@ class _Txn:
                 await asyncio.sleep(0)
             was = existing.get(uri)
             if st.exists and st.put is not None:
-                rows.append(spec.row(st.put, self.at, self.sql.time))
+                (rows if was is not None else new).append(spec.row(st.put, self.at, self.sql.time))
             elif not st.exists:
                 if was is not None:
                     deletes.append(uri)
@@ -192,6 +196,7 @@ class _Txn:
             if delta is not None:
                 self.deltas.change(collection, *delta)
         sqlite = self.sql.sqlite
+        await self.sql.insert(insert_sql(sqlite, table.name, spec.columns), new)
         await self.sql.insert(upsert_sql(sqlite, table.name, spec.columns, ("uri",), "rev"), rows)
         await self.sql.delete_in(table.name, "uri", deletes)
         await self.sql.insert(upsert_sql(sqlite, "tombstones", _TOMBSTONE, ("uri",), "rev"), tombs)
