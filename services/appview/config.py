@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cocore.atproto import EndpointPolicy
 from cocore.rpc import ConfigError, ServerConfig
 from cocore.storage import parse_database_url, sqlite_url
 from cocore.storage.urls import is_sqlite_memory
@@ -25,8 +26,11 @@ class AppViewConfig:
     asked for every repo it hosts the first time it is used, and backfills ask it directly;
     a relay's repos are backfilled from the PDS in each DID document. EXCHANGES (optional):
     the only DIDs whose exchange records (settlements, policies, grants…) are indexed.
-    DEV=1 allows an in-memory database and http did:web
-    on loopback; never in production. INGEST_WORKERS: read, decode and validate each
+    PDS_ALLOWED_HOSTS: host names whose PDS endpoints may be called even though private or
+    plain http (the operator's own PDS inside the cluster); the PDS_HOSTS' hosts always are.
+    Any other endpoint a DID document names must be https on a public host (no SSRF through
+    a stranger's DID document). DEV=1 allows an in-memory database, http did:web on loopback
+    and any PDS endpoint; never in production. INGEST_WORKERS: read, decode and validate each
     source in a child process (1) or in the serving process (0); default 1 on a host with
     more than one core, where it roughly doubles ingest and keeps queries responsive.
     """
@@ -35,6 +39,7 @@ class AppViewConfig:
     database_url: str
     pds_hosts: tuple[str, ...] = ()
     relays: tuple[str, ...] = ()
+    pds_allowed_hosts: tuple[str, ...] = ()
     plc_url: str = DEFAULT_PLC_URL
     http_host: str = "127.0.0.1"
     http_port: int = DEFAULT_HTTP_PORT
@@ -59,6 +64,11 @@ class AppViewConfig:
         if self.backfill_concurrency < 1 or self.max_record_bytes < 1024:
             raise ConfigError("BACKFILL_CONCURRENCY must be ≥ 1 and MAX_RECORD_BYTES ≥ 1024")
 
+    def endpoint_policy(self) -> EndpointPolicy:
+        """Which PDS endpoints from DID documents this AppView may call."""
+        hosts = (*self.pds_hosts, *self.pds_allowed_hosts)
+        return EndpointPolicy.allowing(hosts, allow_private=self.dev)
+
     @property
     def source_kinds(self) -> dict[str, str]:
         return {**dict.fromkeys(self.relays, "relay"), **dict.fromkeys(self.pds_hosts, "pds")}
@@ -76,6 +86,7 @@ class AppViewConfig:
                 database_url=get("DATABASE_URL") or sqlite_url(DEFAULT_DATABASE),
                 pds_hosts=_list(get("PDS_HOSTS")),
                 relays=_list(get("RELAYS")),
+                pds_allowed_hosts=_list(get("PDS_ALLOWED_HOSTS")),
                 plc_url=get("PLC_URL", DEFAULT_PLC_URL),
                 http_host=get("HTTP_HOST", "127.0.0.1"),
                 http_port=int(get("HTTP_PORT", str(DEFAULT_HTTP_PORT))),

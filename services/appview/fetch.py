@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cocore.atproto import AtprotoClient, AtprotoError, IdentityResolver
+from cocore.atproto import AtprotoClient, AtprotoError, IdentityResolver, UnsafeEndpoint
 from cocore.errors import NotFound
 from cocore.syntax import AtUri, InvalidSyntaxError, Nsid, parse_at_uri, record_cid
 
@@ -49,6 +49,11 @@ class RecordFetcher:
                 view = await client.get_record(uri.repo, uri.collection, uri.rkey)
         except NotFound as e:
             raise RecordNotFound(f"the {what} {uri} is neither indexed nor on its PDS") from e
+        except UnsafeEndpoint as e:
+            raise RecordNotFound(
+                f"the {what} {uri} is not indexed and its repo's PDS endpoint is refused "
+                f"({e.details['reason']})"
+            ) from e
         except AtprotoError as e:
             raise UpstreamUnavailable(f"cannot fetch the {what} {uri}: {e.message}") from e
         try:

@@ -80,7 +80,9 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
     tune(db)
     reads = reads_database(db, config.database_url)
     events = Events()
-    resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
+    resolver = IdentityResolver(
+        config.plc_url, allow_insecure_loopback=config.dev, endpoint_policy=config.endpoint_policy()
+    )
     reader = RecordReader(reads)
     aggregates = Aggregates(db, clock)
     verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)

@@ -9,6 +9,7 @@ from .diddoc import (
     p256_jwk_key,
     pds_endpoint,
 )
+from .endpoints import EndpointPolicy, UnsafeEndpoint
 from .errors import (
     AtprotoError,
     AtprotoTimeout,
@@ -92,6 +93,7 @@ __all__ = [
     "Delete",
     "DeleteResult",
     "DidNotFound",
+    "EndpointPolicy",
     "FirehoseConsumer",
     "FirehoseError",
     "FirehoseEvent",
@@ -128,6 +130,7 @@ __all__ = [
     "SessionManager",
     "SigningKey",
     "SyncEvent",
+    "UnsafeEndpoint",
     "UnsupportedDid",
     "Update",
     "Write",

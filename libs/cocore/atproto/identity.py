@@ -16,6 +16,7 @@ from . import _parse as p
 from ._cache import Clock, TtlCache
 from ._closing import AsyncCloseable
 from .diddoc import atproto_signing_key, check_document, did_document_url, handle, pds_endpoint
+from .endpoints import EndpointPolicy
 from .errors import AtprotoUnavailable, DidNotFound, HandleNotFound, InvalidDidDocument, XrpcError
 from .keys import AtprotoKey
 from .xrpc import XrpcClient, send_bounded
@@ -44,6 +45,7 @@ class IdentityResolver(AsyncCloseable):
         plc_url: str = DEFAULT_PLC_URL,
         *,
         allow_insecure_loopback: bool = False,
+        endpoint_policy: EndpointPolicy | None = None,
         ttl_s: float = 300.0,
         negative_ttl_s: float = 60.0,
         max_entries: int = 10_000,
@@ -53,6 +55,8 @@ class IdentityResolver(AsyncCloseable):
     ) -> None:
         self.plc_url = plc_url.rstrip("/")
         self._insecure_loopback = allow_insecure_loopback
+        # Which PDS endpoints `pds_endpoint` hands out: public https ones unless told otherwise.
+        self._endpoints = endpoint_policy or EndpointPolicy(allow_private=allow_insecure_loopback)
         self._ttl_s, self._negative_ttl_s = ttl_s, negative_ttl_s
         self._timeout_s = timeout_s
         self._cache: TtlCache[Did, dict[str, Any]] = TtlCache(max_entries, clock)
@@ -97,7 +101,10 @@ class IdentityResolver(AsyncCloseable):
         return atproto_signing_key(await self.resolve_did(did, fresh=fresh))
 
     async def pds_endpoint(self, did: Did) -> str | None:
-        return pds_endpoint(await self.resolve_did(did))
+        """The PDS to call for `did`'s repo; `UnsafeEndpoint` when the document names one the
+        endpoint policy refuses (a private address, plain http…)."""
+        endpoint = pds_endpoint(await self.resolve_did(did))
+        return None if endpoint is None else self._endpoints.check(endpoint)
 
     async def _fetch_and_cache(self, did: Did) -> dict[str, Any]:
         try:

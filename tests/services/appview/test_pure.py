@@ -181,3 +181,19 @@ def test_list_records_render_as_the_json_encoder_would_with_the_body_spliced_in(
     rendered = to_json_bytes(page_result("profiles", Page([odd], "c")))
     assert rendered == expected.encode()
     assert json.loads(rendered)["profiles"][0]["indexedAt"] == "2026-01-02T03:04:05.678Z"
+
+
+def test_the_endpoint_policy_allows_the_configured_sources_and_nothing_private() -> None:
+    from cocore.atproto import UnsafeEndpoint
+
+    base = {"COCORE_APPVIEW_DATABASE_URL": "sqlite+aiosqlite:///var/x.db"}
+    sources = {"COCORE_APPVIEW_PDS_HOSTS": "http://pds:2583",
+               "COCORE_APPVIEW_PDS_ALLOWED_HOSTS": "pds2.cocore.svc"}  # fmt: skip
+    config = AppViewConfig.from_env({**base, **sources})
+    policy = config.endpoint_policy()
+    assert policy.check("http://pds:2583") and policy.check("https://pds2.cocore.svc")
+    for refused in ("http://10.0.0.1", "https://169.254.169.254", "https://postgres"):
+        with pytest.raises(UnsafeEndpoint):
+            policy.check(refused)
+    dev = AppViewConfig.from_env({**base, "COCORE_APPVIEW_DEV": "1"}).endpoint_policy()
+    assert dev.check("http://10.0.0.1")
