@@ -234,3 +234,26 @@ async def test_the_migrations_create_exactly_the_models_tables(store: Store) -> 
             lambda c: compare_metadata(MigrationContext.configure(c), tables.Base.metadata)
         )
     assert diff == []
+
+
+async def test_postgres_batches_plan_afresh_and_the_setting_stays_in_the_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan PostgreSQL cached while a table was empty must not outlive the table's growth:
+    the writer's statements are planned per batch, and the session keeps its default."""
+    if store.db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    seen: list[str] = []
+    insert = Sql.insert
+
+    async def noting(self: Sql, sql: str, rows: Any) -> None:
+        seen.append((await self.rows("SHOW plan_cache_mode"))[0][0])
+        await insert(self, sql, rows)
+
+    monkeypatch.setattr(Sql, "insert", noting)
+    c = make_chain()
+    await apply(store, put(store, c.receipt, "3n0000000000a"), put(store, c.job, "3n0000000000a"))
+    assert seen and set(seen) == {"force_custom_plan"}
+    async with store.db.session() as s:
+        outside = (await s.execute(select(func.current_setting("plan_cache_mode")))).scalar_one()
+    assert outside == "auto"
