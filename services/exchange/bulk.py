@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +43,9 @@ def is_postgres(conn: AsyncConnection) -> bool:
 def one_of(conn: AsyncConnection, column: Any, values: Collection[str]) -> Any:
     """`column IN values` as a single parameter, however many values there are."""
     keys = sorted(set(values))
+    if len(keys) == 1:
+        # A point read (a balance, a hold): `= $1` plans as an index lookup even when cached.
+        return column == keys[0]
     if is_postgres(conn):
         return column == func.any(bindparam(None, keys, type_=ARRAY(String)))
     listed: Any = select(literal_column("value")).select_from(
@@ -58,8 +62,30 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[s
         await conn.execute(insert(table), list(rows))
         return
     columns = [c.name for c in table.columns if c.name in rows[0]]
+    await _copy(conn, table, columns, list(map(_getter(itemgetter, columns), rows)))
+
+
+async def insert_objects(conn: AsyncConnection, table: Table, objects: Sequence[Any]) -> None:
+    """Insert slotted dataclass instances whose fields are exactly the table's columns."""
+    if not objects:
+        return
+    names: tuple[str, ...] = type(objects[0]).__slots__
+    if not is_postgres(conn):
+        await conn.execute(insert(table), [{n: getattr(o, n) for n in names} for o in objects])
+        return
+    await _copy(conn, table, list(names), list(map(_getter(attrgetter, names), objects)))
+
+
+def _getter(kind: Any, names: Sequence[str]) -> Any:
+    """A C-level row → tuple function (a generator per row costs more than the COPY itself)."""
+    get = kind(*names)
+    return get if len(names) > 1 else lambda row: (get(row),)
+
+
+async def _copy(
+    conn: AsyncConnection, table: Table, columns: list[str], records: list[tuple[Any, ...]]
+) -> None:
     driver = await _driver(conn)
-    records = [tuple(row[c] for c in columns) for row in rows]
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 

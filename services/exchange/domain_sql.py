@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import db
-from .bulk import insert_rows, one_of, update_rows
+from .bulk import insert_objects, insert_rows, one_of, update_rows
 from .records import OutRecord
 from .state import AuthRow, Batch, HoldRow, Keys, MemberRow, RejectionRow, SettlementRow
 
@@ -42,8 +41,7 @@ async def load_domain(conn: AsyncConnection, keys: Keys, batch: Batch) -> None:
     rows = await _select_in(conn, select(H), H.c.id, keys.hold_ids)
     rows += await _select_in(conn, select(H), H.c.job_uri, keys.job_uris)
     for row in rows:
-        batch.holds[row.id] = HoldRow(row.id, row.requester, row.amount, row.job_uri,
-                                      row.created_at)  # fmt: skip
+        batch.add_hold(HoldRow(row.id, row.requester, row.amount, row.job_uri, row.created_at))
     settled = select(S).where(S.c.status == "settled")
     for row in await _select_in(conn, settled, S.c.receipt_uri, keys.receipt_uris):
         batch.settlements[row.receipt_uri] = settlement_row(row)
@@ -63,18 +61,17 @@ def settlement_row(row: Any) -> SettlementRow:
 
 async def save_domain(conn: AsyncConnection, batch: Batch) -> None:
     """Write every domain change the batch's commands made, one statement per kind."""
-    await insert_rows(conn, M, [vars_of(m) for m in batch.new_members.values()])
+    await insert_objects(conn, M, list(batch.new_members.values()))
     touched = [batch.members[d] for d in sorted(batch.touched_members - set(batch.new_members))]
     await update_rows(conn, M, "did", [
         {"did": m.did, "last_refresh_at": m.last_refresh_at, "refreshes": m.refreshes}
         for m in touched
     ])  # fmt: skip
-    await insert_rows(conn, H, [vars_of(h) for h in batch.new_holds])
-    await insert_rows(conn, S, [vars_of(s) for s in batch.new_settlements])
+    await insert_objects(conn, H, batch.new_holds)
+    await insert_objects(conn, S, batch.new_settlements)
     refunded = [{"uri": uri, "refunded_amount": total} for uri, total in batch.refunded.items()]
     await update_rows(conn, S, "uri", refunded)
-    fresh = [vars_of(batch.authorizations[k]) for k in sorted(batch.new_auths)]
-    await insert_rows(conn, AU, fresh)
+    await insert_objects(conn, AU, [batch.authorizations[k] for k in sorted(batch.new_auths)])
     changed = [batch.authorizations[k] for k in sorted(batch.touched_auths - batch.new_auths)]
     charges = [{"key": a.key, "charged": a.charged, "uses": a.uses} for a in changed]
     await update_rows(conn, AU, "key", charges)
@@ -113,16 +110,7 @@ async def upsert_rejection(conn: AsyncConnection, r: RejectionRow, now: datetime
 def outbox_row(record: OutRecord, now: datetime) -> dict[str, Any]:
     return {
         "collection": record.collection, "rkey": record.rkey, "uri": record.uri,
-        "cid": record.cid, "record": record_text(record.record), "state": "pending",
+        "cid": record.cid, "record": record.text, "state": "pending",
         "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
         "published_at": None, "published_cid": None,
     }  # fmt: skip
-
-
-def record_text(record: dict[str, Any]) -> str:
-    """A record as compact, sorted JSON (it is ours and plain data, so no checks are needed)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def vars_of(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}

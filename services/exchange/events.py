@@ -83,15 +83,19 @@ _CAPTURED = _TOKENS.labels("capture")
 _FEES = _TOKENS.labels("fee")
 
 
-def settlement_settled(amount: int, fee: int, duplicate: bool) -> None:
-    if duplicate:
-        _safe(_DUPLICATE.inc)
+def settlement_duplicate() -> None:
+    _safe(_DUPLICATE.inc)
+
+
+def settlements_committed(count: int, amount: int, fee: int) -> None:
+    """Once per batch, after its commit: a batch that fails counts nothing."""
+    if not count:
         return
-    _safe(_SETTLED.inc)
+    _safe(_SETTLED.inc, count)
     _safe(_CAPTURED.inc, amount)
     _safe(_FEES.inc, fee)
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("settlement", extra={"amount": amount, "fee": fee})
+        log.debug("settlements", extra={"count": count, "amount": amount, "fee": fee})
 
 
 def settlement_rejected(codes: list[str]) -> None:

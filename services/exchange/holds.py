@@ -20,7 +20,7 @@ from .ledger_types import (
     Transfer,
     TransferFlags,
 )
-from .membership import grant_id, touch
+from .membership import touch
 from .state import Batch, HoldRow, Keys
 from .writer import Tx
 
@@ -75,7 +75,7 @@ class AdmitCommand:
         return Keys(
             dids={self.requester},
             hold_ids={self.hold},
-            transfer_ids={self.hold, grant_id(self.requester)},
+            transfer_ids={self.hold},
             pending_ids={self.hold},
         )
 
@@ -103,7 +103,7 @@ class AdmitCommand:
         results = batch.ledger.create_transfers([hold])
         assert results == [Result.OK], f"hold refused after the admission check: {results}"
         row = HoldRow(self.hold, self.requester, self.amount, self.job_uri, batch.now)
-        batch.holds[row.id] = row
+        batch.add_hold(row)
         batch.new_holds.append(row)
         events.admission("admitted")
         expires = batch.now + timedelta(seconds=self.ttl_s)

@@ -143,17 +143,8 @@ class Ledger:
     def _apply_first_phase(self, request: Transfer, undo: _Undo) -> Result:
         debit = self.view.accounts.get(request.debit_account_id)
         credit = self.view.accounts.get(request.credit_account_id)
-        result = _first((
-            (request.debit_account_id == request.credit_account_id,
-             Result.ACCOUNTS_MUST_BE_DIFFERENT),
-            (debit is None, Result.DEBIT_ACCOUNT_NOT_FOUND),
-            (credit is None, Result.CREDIT_ACCOUNT_NOT_FOUND),
-        ))  # fmt: skip
-        if result is not Result.OK:
-            return result
-        assert debit is not None and credit is not None
-        if debit.currency != credit.currency:
-            return Result.ACCOUNTS_MUST_HAVE_SAME_CURRENCY
+        if debit is None or credit is None or debit is credit or debit.currency != credit.currency:
+            return _account_problem(request, debit, credit)
         existing = self._existing(request.id)
         if existing is not None:
             return _compare(existing, request)
@@ -294,6 +285,17 @@ def _validate(t: Transfer) -> Result:
     ))  # fmt: skip
 
 
+def _account_problem(request: Transfer, debit: Account | None, credit: Account | None) -> Result:
+    """Why a transfer's two accounts cannot take it (checks in precedence order)."""
+    if request.debit_account_id == request.credit_account_id:
+        return Result.ACCOUNTS_MUST_BE_DIFFERENT
+    if debit is None:
+        return Result.DEBIT_ACCOUNT_NOT_FOUND
+    if credit is None:
+        return Result.CREDIT_ACCOUNT_NOT_FOUND
+    return Result.ACCOUNTS_MUST_HAVE_SAME_CURRENCY
+
+
 def _first(checks: Sequence[tuple[bool, Result]]) -> Result:
     """The first failing check's code (checks are listed in precedence order), or OK."""
     return next((code for failed, code in checks if failed), Result.OK)
@@ -322,7 +324,7 @@ def _must_not_exceed(account: Account) -> bool:
 
 def _assert_account(account: Account) -> None:
     """Checked after every change; a failure is a bug, so the process must stop."""
-    assert min(account.debits_pending, account.debits_posted) >= 0, account
-    assert min(account.credits_pending, account.credits_posted) >= 0, account
-    if _must_not_exceed(account):
-        assert account.debits_posted + account.debits_pending <= account.credits_posted, account
+    dp, dpo, cpo = account.debits_pending, account.debits_posted, account.credits_posted
+    assert dp >= 0 and dpo >= 0 and account.credits_pending >= 0 and cpo >= 0, account
+    if int(account.flags) & _MUST_NOT_EXCEED:
+        assert dpo + dp <= cpo, account

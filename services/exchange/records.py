@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,17 +29,41 @@ class StrongRef:
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """A record as it will live in the exchange's repo: where, and the CID it will have."""
+    """A record as it will live in the exchange's repo: where, and the CID it will have.
+
+    `body` is the record, or its `record_text` when it was built elsewhere (a settlement
+    signed on a verifier process arrives as text, so the writer never re-encodes it)."""
 
     collection: Nsid
     rkey: str
     uri: str
     cid: str
-    record: dict[str, Any]
+    body: dict[str, Any] | str
 
     @property
     def ref(self) -> StrongRef:
         return StrongRef(self.uri, self.cid)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        if isinstance(self.body, str):
+            value: dict[str, Any] = json.loads(self.body)
+            return value
+        return self.body
+
+    @property
+    def text(self) -> str:
+        """What the outbox stores and the publisher sends."""
+        return self.body if isinstance(self.body, str) else record_text(self.body)
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """A record as compact, sorted JSON (it is ours and plain data, so no checks are needed)."""
+    return _TEXT.encode(record)
+
+
+# Built once: json.dumps with options builds an encoder per call.
+_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def out_record(repo: Did, collection: Nsid, rkey: str, record: Mapping[str, Any]) -> OutRecord:
@@ -48,11 +73,12 @@ def out_record(repo: Did, collection: Nsid, rkey: str, record: Mapping[str, Any]
     return OutRecord(collection, rkey, str(uri), str(record_cid(body)), body)
 
 
-def settlement_out(repo: Did, rkey: str, record: dict[str, Any], cid: str) -> OutRecord:
-    """A settlement signed elsewhere, placed at `rkey` (its CID does not depend on where)."""
-    assert record["$type"] == ids.COMPUTE_SETTLEMENT
-    uri = make_at_uri(repo, ids.COMPUTE_SETTLEMENT, parse_record_key(rkey))
-    return OutRecord(ids.COMPUTE_SETTLEMENT, rkey, str(uri), cid, record)
+def settlement_out(repo: Did, rkey: str, text: str, cid: str) -> OutRecord:
+    """A settlement signed elsewhere (`record_text` of it), placed at `rkey` (its CID does not
+    depend on where)."""
+    # `rkey` is a TID of the writer's own clock: valid by construction, so not parsed again.
+    uri = f"at://{repo}/{ids.COMPUTE_SETTLEMENT}/{rkey}"
+    return OutRecord(ids.COMPUTE_SETTLEMENT, rkey, uri, cid, text)
 
 
 def when(moment: datetime) -> str:

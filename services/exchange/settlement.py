@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from . import events
 from .holds import void_hold
@@ -24,7 +23,7 @@ from .ledger_types import (
     Transfer,
     TransferFlags,
 )
-from .membership import grant_id, touch
+from .membership import touch
 from .records import StrongRef, settlement_out
 from .state import AuthRow, Batch, HoldRow, Keys, RejectionRow, SettlementRow
 from .writer import Tx
@@ -48,7 +47,7 @@ class Prepared:
     auth_scope: str
     auth_budget: int  # the session budget, or the ceiling of a single-job authorization
     policy_uri: str
-    record: dict[str, Any]  # the signed settlement record
+    record: str  # the signed settlement record as the outbox stores it (`record_text`)
     cid: str  # its CID, computed locally; the writer gives it its rkey
     hold_hint: str | None = None  # the hold the gateway names, if any
 
@@ -83,8 +82,8 @@ class SettleCommand:
 
     def keys(self) -> Keys:
         p = self.prepared
-        ids = {p.transfer_id, f"payout:{p.receipt.uri}", f"fee:{p.receipt.uri}",
-               grant_id(p.requester), grant_id(p.provider)}  # fmt: skip
+        # (the grants of DIDs that are not members yet are loaded by `load_batch`)
+        ids = {p.transfer_id, f"payout:{p.receipt.uri}", f"fee:{p.receipt.uri}"}
         holds = {p.hold_hint} if p.hold_hint else set()
         return Keys(dids={p.requester, p.provider}, receipt_uris={p.receipt.uri},
                     job_uris={p.job_uri}, hold_ids=holds, auth_keys={p.auth_key},
@@ -98,7 +97,7 @@ class SettleCommand:
         existing = batch.settlements.get(p.receipt.uri)
         if existing is not None:
             _release_job_holds(batch, p)
-            events.settlement_settled(existing.amount, existing.fee, duplicate=True)
+            events.settlement_duplicate()
             return Settled(existing.ref, existing.amount, existing.fee, existing.payout, True,
                            existing.hold_id)  # fmt: skip
         refusal = _authorization_refusal(batch, p)
@@ -122,7 +121,6 @@ class SettleCommand:
         )  # fmt: skip
         batch.add_settlement(row)
         batch.outbox.append(record)
-        events.settlement_settled(p.amount, p.fee, duplicate=False)
         return Settled(row.ref, p.amount, p.fee, row.payout, False, hold)
 
 

@@ -152,9 +152,17 @@ class Batch:
     # rows of other tables an exclusive command writes: (table, values), (table, key, values)
     inserts: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     updates: list[tuple[Any, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    holds_by_job: dict[str, list[HoldRow]] = field(default_factory=dict)  # see add_hold
+
+    def add_hold(self, row: HoldRow) -> None:
+        """Every hold enters through here, so `holds_for_job` is a lookup, not a scan (a batch
+        of n settlements with holds would otherwise cost n² comparisons)."""
+        if row.id not in self.holds and row.job_uri is not None:
+            self.holds_by_job.setdefault(row.job_uri, []).append(row)
+        self.holds[row.id] = row
 
     def holds_for_job(self, job_uri: str) -> list[HoldRow]:
-        return [h for h in self.holds.values() if h.job_uri == job_uri]
+        return list(self.holds_by_job.get(job_uri, ()))
 
     def add_settlement(self, row: SettlementRow) -> None:
         if row.status == "settled":

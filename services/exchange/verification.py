@@ -17,7 +17,7 @@ from cocore.verify import ChargeContext, Finding, Severity, verify_for_charge
 from cocore.verify.fields import get_int, get_str, get_time
 
 from .formulas import price_matches_rate, settlement_fee
-from .records import Charge, StrongRef, settlement_record
+from .records import Charge, StrongRef, record_text, settlement_record
 from .settlement import Prepared
 from .state import PolicyVersion
 
@@ -116,7 +116,7 @@ def _prepared(bundle: Bundle, pin: Pin, key: SigningKey, cid: str) -> Prepared:
         currency=pin.policy.terms.currency, pro_bono=pro_bono, auth=auth_ref,
         auth_key=f"{requester} {auth['nonce']}", auth_scope=scope,
         auth_budget=budget if budget is not None else int(auth["ceiling"]["amount"]),
-        policy_uri=pin.policy.ref.uri, record=signed, cid=str(record_cid(signed)),
+        policy_uri=pin.policy.ref.uri, record=record_text(signed), cid=str(record_cid(signed)),
         hold_hint=bundle.hold_hint,
     )  # fmt: skip
 

@@ -13,6 +13,7 @@ from cocore.storage import Database, upgrade
 from cocore.syntax import Did, TidClock, parse_did
 from services.exchange.admission import AdmissionBook
 from services.exchange.exchange import Exchange
+from services.exchange.ledger_sql import SqlLedgerStore
 from services.exchange.policies import Attesting, Policies, publish_policy
 from services.exchange.policy import PolicyTerms
 from services.exchange.verifier_pool import Verifier
@@ -100,3 +101,10 @@ async def harness(db_url: str) -> AsyncIterator[Harness]:
         yield h
     finally:
         await close_harness(h)
+
+
+async def audit_codes(h: Harness) -> list[str]:
+    """The ledger audit's finding codes (empty: the books balance)."""
+    async with h.db.session() as session:
+        conn = await session.connection()
+        return [d.code for d in await SqlLedgerStore(conn).audit("CC")]

@@ -11,10 +11,9 @@ import pytest
 from services.exchange.errors import IdempotencyConflict, InsufficientBalance
 from services.exchange.exchange import Refusal
 from services.exchange.holds import hold_id
-from services.exchange.ledger_sql import SqlLedgerStore
 from services.exchange.policy import PolicyTerms
 from services.exchange.settlement import Settled
-from tests.services.exchange.conftest import Harness, close_harness, open_harness
+from tests.services.exchange.conftest import Harness, audit_codes, close_harness, open_harness
 
 SMALL = PolicyTerms(token_grant=1_000, token_floor=100, refresh_amount=0)
 
@@ -26,12 +25,6 @@ async def fast(db_url: str) -> AsyncIterator[Harness]:
         yield h
     finally:
         await close_harness(h)
-
-
-async def _audit(h: Harness) -> list[str]:
-    async with h.db.session() as session:
-        conn = await session.connection()
-        return [d.code for d in await SqlLedgerStore(conn).audit("CC")]
 
 
 async def _crash_and_restart(h: Harness) -> Harness:
@@ -57,7 +50,7 @@ async def test_a_known_member_is_answered_before_the_batch_and_reads_see_the_hol
     view = await h.exchange.balance(requester, touch=False)  # read-your-writes: it committed
     assert (view.balance, view.available, view.held) == (1_000, 500, 500)
     assert h.writer.batches == batches + 1
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_refusals_replays_and_conflicts_take_the_slow_path(fast: Harness) -> None:
@@ -75,7 +68,7 @@ async def test_refusals_replays_and_conflicts_take_the_slow_path(fast: Harness) 
         await h.exchange.admit(requester, 5, "c", None, 60)
     view = await h.exchange.balance(requester, touch=False)
     assert view.held == 400  # one hold per key, however often it was asked for
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_memory_never_admits_past_the_floor(fast: Harness) -> None:
@@ -90,7 +83,7 @@ async def test_memory_never_admits_past_the_floor(fast: Harness) -> None:
     assert all(isinstance(a, InsufficientBalance) for a in answers if a not in admitted)
     view = await h.exchange.balance(requester, touch=False)
     assert (view.available, view.held) == (100, 900)
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_a_hold_lost_in_a_crash_settles_against_the_balance(fast: Harness) -> None:
@@ -111,7 +104,7 @@ async def test_a_hold_lost_in_a_crash_settles_against_the_balance(fast: Harness)
         treasury = await restarted.exchange.balance(restarted.did, touch=False)
         assert (req.balance, req.held) == (1_000 - 350, 100)
         assert prov.balance + treasury.balance == 1_000 + 350  # the provider's grant + price
-        assert await _audit(restarted) == []
+        assert await audit_codes(restarted) == []
         assert (await restarted.exchange.reconcile()).ok
     finally:
         await close_harness(restarted)
@@ -137,7 +130,7 @@ async def test_a_lost_hold_whose_price_the_balance_cannot_cover_moves_nothing(
         assert result.retryable  # it stays visible as unsettled
         after = await restarted.exchange.balance(requester, touch=False)
         assert (after.balance, after.held) == (before.balance, before.held) == (200, 0)
-        assert await _audit(restarted) == []
+        assert await audit_codes(restarted) == []
         assert (await restarted.exchange.reconcile()).ok
     finally:
         await close_harness(restarted)

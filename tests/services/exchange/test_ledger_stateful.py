@@ -4,7 +4,9 @@ linked chains, checked after every step against an independent auditor and the i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -22,6 +24,7 @@ from services.exchange.ledger_types import (
     account_id,
 )
 
+R = TypeVar("R")
 OWNERS = ["a", "b", "c", "@escrow"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -51,7 +54,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.loop.close()
 
-    def _apply_in_batch(self, fn):  # type: ignore[no-untyped-def]
+    def _apply_in_batch(self, fn: Callable[[Ledger], R]) -> R:
         """One batch: load everything, apply, save (as the writer does)."""
         ids = {t.id for t in self.applied}
         view = self.loop.run_until_complete(
