@@ -1,9 +1,16 @@
 """bench/gateway: latency the whole paid path adds to the engine, and requests/s at 16.
 
-    make bench-gateway        (python -m bench.gateway [--samples N] [--seconds S])
+    make bench-gateway        (python -m bench.gateway [--samples N] [--seconds S]
+                               [--topology deployed|inprocess] [--profile])
 
-Starts the real stack on loopback (PLC + PDS, exchange, matchmaker, one provider machine
-on the tiny model, the gateway, Envoy with ext_authz) and measures, interleaved in one run:
+The default topology is the deployed one: `python -m devstack up` on the tiny model (a
+temporary var dir, a free block of ports), one process per service — PLC, PDS, AppView,
+exchange, matchmaker, gateway, Envoy (ext_authz), the provider agent — and `down` at the end.
+The bench process holds only the HTTP clients and the engine it calls directly (the same
+model directory). `--topology inprocess` runs every service in this one process instead
+(tests/network.py: one event loop, one GIL for all of them and the engine).
+
+Measured, interleaved in one run:
 
 * non-streaming short chat completions (8 greedy tokens): the engine called directly in
   this process vs the same request through Envoy → gateway → exchange Admit → matchmaker
@@ -13,13 +20,12 @@ on the tiny model, the gateway, Envoy with ext_authz) and measures, interleaved 
 
 `--profile` also prints where the time goes: every paid-path stage the services time (their
 `cocore.*.stages` DEBUG lines: auth, admit, pick, outbox, dispatch, first chunk, …), p50/p99
-over the latency samples.
+over the latency samples (deployed: read from the gateway's and matchmaker's logs, which the
+bench switches on with `COCORE_{GATEWAY,MATCHMAKER}_STAGE_LOG`).
 
 p50 and p99 per row; "added" is path minus direct. Settlement runs in the background (off
-the response path) and competes for the same cores. Every service runs in this one process
-(one event loop, one GIL); like each service's `__main__`, the bench freezes what start-up
-allocated before it measures, so a full garbage collection does not rescan it. Goal on
-loopback: ≤ 5 ms p50 and ≤ 20 ms p99 added.
+the response path) and competes for the same cores. The output names the topology and the
+load average before and after. Goal on loopback: ≤ 5 ms p50 and ≤ 20 ms p99 added.
 """
 
 from __future__ import annotations
@@ -35,19 +41,31 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from services.gateway.events import REGISTRY
-from services.provider.engine import Delta, Finish, GenerationRequest
+from services.provider.engine import (
+    Delta,
+    Engine,
+    EngineConfig,
+    Finish,
+    GenerationRequest,
+    ModelSpec,
+    load_engine,
+)
 from services.provider.models import TINY_ID, build_tiny_model
 from tests.fixtures.atproto import STACK_DIR, AtprotoStack, _free_ports, _stack
 from tests.network import TINY, TestNetwork
 
+from ._gateway_stack import DeployedStack
+
 MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]
 STAGE_LOGGERS = ("cocore.gateway.stages", "cocore.exchange.stages", "cocore.matchmaker.stages")
 MAX_TOKENS = 8
+WARM_UP = 5  # requests per row before the samples
 
 
 def pct(values: list[float], q: float) -> float:
@@ -88,23 +106,32 @@ class StageLog(logging.Handler):
             logger.setLevel(logging.NOTSET)
             logger.propagate = True
 
-    def table(self) -> str:
-        head = f"| {'stage':<38} | {'count':>6} | {'p50 ms':>8} | {'p99 ms':>8} |"
-        lines = [head, f"|{'-' * 40}|{'-' * 8}|{'-' * 10}|{'-' * 10}|"]
-        for name, values in self.stages.items():
-            lines.append(f"| {name:<38} | {len(values):>6} | {pct(values, 0.5) * 1e3:>8.2f} | "
-                         f"{pct(values, 0.99) * 1e3:>8.2f} |")  # fmt: skip
-        return "\n".join(lines)
+
+def cpu_table(cpu_ms: dict[str, float]) -> str:
+    lines = [f"| {'process':<12} | {'CPU ms':>8} |", f"|{'-' * 14}|{'-' * 10}|"]
+    for name, ms in sorted(cpu_ms.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {name:<12} | {ms:>8.2f} |")
+    lines.append(f"| {'all':<12} | {sum(cpu_ms.values()):>8.2f} |")
+    return "\n".join(lines)
+
+
+def stage_table(stages: dict[str, list[float]]) -> str:
+    head = f"| {'stage':<44} | {'count':>6} | {'p50 ms':>8} | {'p99 ms':>8} |"
+    lines = [head, f"|{'-' * 46}|{'-' * 8}|{'-' * 10}|{'-' * 10}|"]
+    for name, values in stages.items():
+        lines.append(f"| {name:<44} | {len(values):>6} | {pct(values, 0.5) * 1e3:>8.2f} | "
+                     f"{pct(values, 0.99) * 1e3:>8.2f} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 class Bench:
-    def __init__(self, net: TestNetwork, key: str, edge_url: str) -> None:
-        self.net, self.key = net, key
-        self.engine = net.engines[0]
+    def __init__(self, engine: Engine, key: str, edge_url: str, gateway_url: str) -> None:
+        self.engine, self.key = engine, key
         auth = {"authorization": f"Bearer {key}"}
         self.edge = httpx.AsyncClient(base_url=edge_url, headers=auth, timeout=60)
-        self.gateway = httpx.AsyncClient(base_url=net.url, headers=auth, timeout=60)
+        self.gateway = httpx.AsyncClient(base_url=gateway_url, headers=auth, timeout=60)
         self.refused: dict[int, int] = {}
+        self.completed = 0  # requests the last `throughput` run completed
 
     async def aclose(self) -> None:
         await self.edge.aclose()
@@ -153,7 +180,7 @@ class Bench:
         }  # fmt: skip
         out: dict[str, list[float]] = {k: [] for k in kinds}
         for fn in kinds.values():  # warm every path
-            for _ in range(5):
+            for _ in range(WARM_UP):
                 await fn()
         for _ in range(samples):  # interleaved: every path sees the same load
             for name, fn in kinds.items():
@@ -179,10 +206,56 @@ class Bench:
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(16)))
+        self.completed = done
         return done / (time.perf_counter() - start)
 
 
-async def run(samples: int, seconds: float, pause_s: float, profile: bool) -> None:
+@dataclass(frozen=True)
+class Knobs:
+    samples: int
+    seconds: float
+    pause_s: float
+    profile: bool
+
+
+@dataclass
+class Measured:
+    lat: dict[str, list[float]]
+    path_rps: float
+    direct_rps: float
+    refused: dict[int, int]
+    stages: dict[str, list[float]]
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    paid: int = 0
+    # CPU ms per paid request by process, settlement included (deployed only)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+
+async def run_deployed(knobs: Knobs) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    stack = DeployedStack.up(tmp, slots=16, stage_log=knobs.profile)
+    try:
+        model = stack.var / "models" / TINY_ID
+        engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, model, slots=16),)))
+        try:
+            key = await stack.unlimited_key()
+            bench = Bench(engine, key, stack.edge_url, stack.gateway_url)
+            gc.collect()  # as each service's __main__ does once it has started
+            gc.freeze()
+            sizes, cpu = stack.log_sizes(), stack.cpu_seconds()
+            got = await measure(bench, knobs, lambda: stack.stages_since(sizes))
+            settled = await stack.settled(got.paid)  # the run's background work is done
+            used = stack.cpu_seconds()
+            got.cpu_ms = {n: (used[n] - cpu[n]) * 1e3 / got.paid for n in cpu if n in used}
+            report(got, knobs, stack.topology(), settled)
+        finally:
+            await engine.stop()
+    finally:
+        stack.close()
+
+
+async def run_inprocess(knobs: Knobs) -> None:
     subprocess.run([str(STACK_DIR / "install.sh")], check=True, timeout=900)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     plc_port, pds_port = _free_ports(2)
@@ -197,7 +270,33 @@ async def run(samples: int, seconds: float, pause_s: float, profile: bool) -> No
         model = build_tiny_model(tmp / "models" / TINY_ID)
         net = await TestNetwork.start(stack, tmp, model, slots=16, settle_wait_ms=0)
         try:
-            await measure(net, tmp, samples, seconds, pause_s, profile)
+            edge = await net.start_edge(tmp)
+            user = await net.user()
+            async with httpx.AsyncClient(base_url=net.url) as http:  # no rate limits
+                r = await http.post("/xrpc/dev.cocore.account.createApiKey", json={
+                    "name": "bench", "requestsPerMinute": 0, "tokensPerMinute": 0},
+                    headers={"authorization": f"Bearer {user.key}"})  # fmt: skip
+                key = r.json()["secret"]
+            bench = Bench(net.engines[0], key, edge.url, net.url)
+            gc.collect()  # as each service's __main__ does once it has started
+            gc.freeze()
+            stages = StageLog()
+            if knobs.profile:
+                stages.attach()
+
+            def stop_profile() -> dict[str, list[float]]:
+                stages.detach()
+                return stages.stages
+
+            try:
+                got = await measure(bench, knobs, stop_profile)
+            finally:
+                stages.detach()
+            topology = (
+                "inprocess: PLC + PDS apart; exchange, matchmaker, provider link + "
+                "engine, gateway, Envoy's ext_authz and the clients in this one process"
+            )
+            report(got, knobs, topology, settlements())
         finally:
             await net.stop()
             await stack.aclose_clients()
@@ -205,35 +304,33 @@ async def run(samples: int, seconds: float, pause_s: float, profile: bool) -> No
         _stack("down", env, timeout=60)
 
 
-async def measure(  # noqa: PLR0917 - the bench's knobs
-    net: TestNetwork, tmp: Path, samples: int, seconds: float, pause_s: float, profile: bool
-) -> None:
-    edge = await net.start_edge(tmp)
-    user = await net.user()
-    async with httpx.AsyncClient(base_url=net.url) as http:  # no rate limits for the bench
-        r = await http.post("/xrpc/dev.cocore.account.createApiKey", json={
-            "name": "bench", "requestsPerMinute": 0, "tokensPerMinute": 0},
-            headers={"authorization": f"Bearer {user.key}"})  # fmt: skip
-        key = r.json()["secret"]
-    bench = Bench(net, key, edge.url)
-    stages = StageLog()
-    gc.collect()  # as each service's __main__ does once it has started
-    gc.freeze()
+async def measure(
+    bench: Bench, knobs: Knobs, profiled: Callable[[], dict[str, list[float]]]
+) -> Measured:
+    """The latency rows (`profiled()` then returns their stage timings), then requests/s."""
+    load = os.getloadavg()
     try:
-        if profile:
-            stages.attach()
-        try:
-            lat = await bench.latencies(samples, pause_s)
-        finally:
-            stages.detach()
-        path_rps = await bench.throughput(seconds, lambda: bench.http(bench.edge, False))
-        direct_rps = await bench.throughput(seconds, lambda: bench.direct(False))
+        lat = await bench.latencies(knobs.samples, knobs.pause_s)
+        stages = profiled()
+        path_rps = await bench.throughput(knobs.seconds, lambda: bench.http(bench.edge, False))
+        path_done = bench.completed
+        direct_rps = await bench.throughput(knobs.seconds, lambda: bench.direct(False))
     finally:
         await bench.aclose()
+    got = Measured(lat, path_rps, direct_rps, bench.refused, stages, load, os.getloadavg())
+    got.paid = 4 * (knobs.samples + WARM_UP) + path_done  # every paid request of the run
+    return got
+
+
+def report(got: Measured, knobs: Knobs, topology: str, settled: dict[str, int]) -> None:
+    lat = got.lat
     print(f"\nbench/gateway on {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores (shared), {samples} interleaved samples per row "
-          f"({pause_s * 1000:.0f} ms pause after each), "
-          f"{MAX_TOKENS} greedy tokens of {TINY}\n")  # fmt: skip
+          f"{os.cpu_count()} cores (shared), {knobs.samples} interleaved samples per row "
+          f"({knobs.pause_s * 1000:.0f} ms pause after each), "
+          f"{MAX_TOKENS} greedy tokens of {TINY}")  # fmt: skip
+    print(f"topology: {topology}")
+    print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}\n".format(
+        *got.load_before, *got.load_after))  # fmt: skip
     print(f"| {'path':<38} | {'p50 ms':>8} | {'p99 ms':>8} | {'+p50 ms':>9} | {'+p99 ms':>9} |")
     print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 11}|")
     print(row("engine direct, whole answer", lat["direct"]))
@@ -242,16 +339,20 @@ async def measure(  # noqa: PLR0917 - the bench's knobs
     print(row("engine direct, first token", lat["direct_ttft"]))
     print(row("gateway (no Envoy), first token", lat["gateway_ttft"], lat["direct_ttft"]))
     print(row("Envoy + gateway, first token", lat["edge_ttft"], lat["direct_ttft"]))
-    print(f"\nconcurrency 16 for {seconds:.0f} s: Envoy + gateway {path_rps:,.1f} requests/s; "
-          f"engine alone {direct_rps:,.1f} requests/s; "
-          f"refused: {bench.refused or 'none'}")  # fmt: skip
-    if profile:
-        print("\nwhere the time goes (every sample of the paid path, warm-up included):\n")
-        print(stages.table())
-        print(f"\nbackground settlements so far: {settlements() or 'none'}")
+    print(f"\nconcurrency 16 for {knobs.seconds:.0f} s: Envoy + gateway {got.path_rps:,.1f} "
+          f"requests/s; engine alone {got.direct_rps:,.1f} requests/s; "
+          f"refused: {got.refused or 'none'}")  # fmt: skip
+    if knobs.profile:
+        print("\nwhere the time goes (the latency rows' paid-path samples, warm-up included):\n")
+        print(stage_table(got.stages))
+    if got.cpu_ms:
+        print(f"\nCPU per paid request, by process ({got.paid} paid requests, user + system, "
+              "from the first sample until every settlement landed):\n")  # fmt: skip
+        print(cpu_table(got.cpu_ms))
+    print(f"\nbackground settlements so far: {settled or 'none'}")
     summary = {k: {"p50_ms": pct(v, 0.5) * 1e3, "p99_ms": pct(v, 0.99) * 1e3}
                for k, v in lat.items()}  # fmt: skip
-    summary["throughput"] = {"edge_rps": path_rps, "direct_rps": direct_rps}
+    summary["throughput"] = {"edge_rps": got.path_rps, "direct_rps": got.direct_rps}
     print("\n" + json.dumps(summary, indent=1))
 
 
@@ -272,8 +373,11 @@ def main() -> None:
         "--pause-ms", type=float, default=0.0, help="idle time after each sample (0: back to back)"
     )
     parser.add_argument("--profile", action="store_true", help="print the per-stage breakdown")
+    parser.add_argument("--topology", choices=("deployed", "inprocess"), default="deployed",
+                        help="a process per service (devstack up), or all in one")  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(run(args.samples, args.seconds, args.pause_ms / 1000, args.profile))
+    knobs = Knobs(args.samples, args.seconds, args.pause_ms / 1000, args.profile)
+    asyncio.run((run_deployed if args.topology == "deployed" else run_inprocess)(knobs))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ second stack — the test suite's — run beside the developer's on other ports.
 from __future__ import annotations
 
 import os
+import random
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +109,19 @@ class Layout:
             "COCORE_STACK_PORT_OFFSET": str(self.port_offset),
             "COCORE_STACK_MODEL": self.model_id,
         }
+
+
+def free_port_offset() -> int:
+    """A random port offset under which every stack port is free on 127.0.0.1 (random, so two
+    stacks started at once on one machine — tests, benches — do not race for one block)."""
+    offsets = list(range(31000, 60000, 137))
+    random.shuffle(offsets)
+    for offset in offsets:
+        try:
+            for port in PORTS.values():
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError("no free block of ports")

@@ -24,6 +24,8 @@
 | DEFAULT_RPM / DEFAULT_TPM | 600 / 1000000 | per-key limits when a key sets none (0: unlimited) |
 | TERMS_CACHE_S | 600 | how long an account's terms acceptance is trusted before re-reading |
 | SALT_INPUT | 1 | a random `salt` in the chat envelope: `inputCommitment` is unguessable |
+| STAGE_LOG | 0 | log every paid-path stage timing (`cocore.gateway.stages`, DEBUG lines) |
+| EVENT_LOOP / HTTP_PARSER | uvloop / httptools | `asyncio` / `h11`: the pure-Python fallbacks |
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class GatewayConfig:
     default_tpm: int = 1_000_000
     terms_cache_s: float = 600.0
     salt_input: bool = True
+    stage_log: bool = False
+    event_loop: str = "uvloop"
+    http_parser: str = "httptools"
 
     @property
     def dev(self) -> bool:
@@ -118,6 +123,10 @@ class GatewayConfig:
             raise ConfigError(f"{PREFIX}CREDENTIALS_KEY must be base64 of exactly 32 bytes")
         if not 1 <= self.failover_candidates <= 5:
             raise ConfigError(f"{PREFIX}FAILOVER_CANDIDATES must be 1..5")
+        if self.event_loop not in ("uvloop", "asyncio"):
+            raise ConfigError(f"{PREFIX}EVENT_LOOP must be uvloop or asyncio")
+        if self.http_parser not in ("httptools", "h11"):
+            raise ConfigError(f"{PREFIX}HTTP_PARSER must be httptools or h11")
         if self.dev:
             return
         placeholders = (DEV_EXCHANGE_TOKEN, DEV_MATCHMAKER_TOKEN, DEV_EDGE_SECRET)
@@ -145,7 +154,7 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "default_max_tokens": int, "max_tokens_cap": int, "job_ttl_s": int, "hold_ttl_s": int,
     "settle_wait_ms": int, "receipt_wait_s": float, "failover_candidates": int,
     "key_cache_ttl_s": float, "default_rpm": int, "default_tpm": int, "terms_cache_s": float,
-    "salt_input": _bool,
+    "salt_input": _bool, "stage_log": _bool, "event_loop": str, "http_parser": str,
 }  # fmt: skip
 
 

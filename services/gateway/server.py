@@ -130,6 +130,7 @@ async def start(config: GatewayConfig, clock: Callable[[], datetime] = utc_now) 
     http = _QuietServer(uvicorn.Config(
         build_app(ctx), host=config.http_host, port=config.http_port, lifespan="off",
         access_log=False, log_level="warning", timeout_graceful_shutdown=10,
+        http=config.http_parser,
     ))  # fmt: skip
     http_task = asyncio.create_task(http.serve(), name="gateway-http")
     while not http.started:

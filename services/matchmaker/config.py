@@ -12,6 +12,7 @@
 | ADVERTISE_ADDRESS | the bound address | where peer replicas reach this one |
 | DIRECTORY_LEASE_S / DIRECTORY_SYNC_S | 15 / 2 | directory lease and sync interval |
 | GRPC_HOST, GRPC_PORT, METRICS_PORT, … | see cocore.rpc.ServerConfig | the gRPC server |
+| STAGE_LOG | false | log per-job stage timings (`cocore.matchmaker.stages`, DEBUG lines) |
 | any field of Stream/Job/PoolSettings in upper case | settings.py | e.g. FIRST_CHUNK_TIMEOUT_S |
 """
 
@@ -47,6 +48,7 @@ class MatchmakerConfig:
     advertise_address: str = ""
     directory_lease_s: float = 15.0
     directory_sync_s: float = 2.0
+    stage_log: bool = False
     streams: StreamSettings = field(default_factory=StreamSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
@@ -73,6 +75,8 @@ class MatchmakerConfig:
                      "advertise_address"):  # fmt: skip
             if raw := environ.get(PREFIX + name.upper(), "").strip():
                 values[name] = raw
+        if raw := environ.get(PREFIX + "STAGE_LOG", "").strip():
+            values["stage_log"] = raw.lower() in ("1", "true", "yes")
         if raw := environ.get(PREFIX + "ALLOW_INSECURE_LOOPBACK", "").strip():
             values["allow_insecure_loopback"] = raw.lower() in ("1", "true", "yes")
         elif env != "dev":

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from devstack.layout import PORTS
+from devstack.layout import free_port_offset
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.pds, pytest.mark.slow]
@@ -26,22 +24,6 @@ REQUIRED = (
     "OPENAI_BASE_URL", "OPENAI_API_KEY", "COCORE_MODEL", "COCORE_APPVIEW_URL",
     "COCORE_APPVIEW_GRPC_ADDR", "COCORE_EXCHANGE_ADDR", "COCORE_MATCHMAKER_ADDR",
 )  # fmt: skip
-
-
-def _free_offset() -> int:
-    """A random port offset under which every stack port is free on 127.0.0.1 (random, so two
-    test sessions on one machine do not race for the same block)."""
-    offsets = list(range(31000, 60000, 137))
-    random.shuffle(offsets)
-    for offset in offsets:
-        try:
-            for port in PORTS.values():
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return offset
-    raise RuntimeError("no free block of ports")
 
 
 def _alive(pid: int) -> bool:
@@ -77,7 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Ite
     (var / "models").mkdir(parents=True)
     (var / "models" / tiny_model_dir.name).symlink_to(tiny_model_dir)
     env = {**os.environ, "COCORE_STACK_VAR": str(var),
-           "COCORE_STACK_PORT_OFFSET": str(_free_offset()),
+           "COCORE_STACK_PORT_OFFSET": str(free_port_offset()),
            "COCORE_STACK_MODEL": tiny_model_dir.name}  # fmt: skip
     s = Stack(var, env)
     up = s.run("up")
