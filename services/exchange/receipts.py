@@ -116,9 +116,25 @@ async def settle_from(source: ReceiptSource, exchange: Exchange) -> None:
             await settle_one(exchange, event, source.name)
 
     async for receipts, position in source.batches():
-        await asyncio.gather(*(one(e) for e in receipts))
+        # Most receipts arrive here after the gateway's fast path settled them: skip those
+        # (same URI and CID) before fetching their job, authorization and attestation from
+        # the PDSes, which cost both sides far more than the settlement itself.
+        done = await settled_already(exchange.db, receipts)
+        await asyncio.gather(*(one(e) for e in receipts if (str(e.uri), e.cid) not in done))
         if position is not None:
             await source.commit(position)
+
+
+async def settled_already(database: Database, receipts: list[ReceiptEvent]) -> set[tuple[str, str]]:
+    """The (receipt URI, receipt CID) pairs among `receipts` that are settled."""
+    if not receipts:
+        return set()
+    table = db.Settlement.__table__
+    query = select(table.c.receipt_uri, table.c.receipt_cid).where(
+        table.c.status == "settled", table.c.receipt_uri.in_({str(e.uri) for e in receipts})
+    )
+    async with database.session() as session:
+        return {(u, c) for u, c in (await session.execute(query)).all()}
 
 
 async def settle_one(exchange: Exchange, event: ReceiptEvent, source: str) -> None:

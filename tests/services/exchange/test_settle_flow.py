@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 
+from cocore.syntax import record_cid
 from services.exchange.errors import IdempotencyConflict, InsufficientBalance
 from services.exchange.exchange import Refusal
 from services.exchange.ledger_sql import SqlLedgerStore
 from services.exchange.ledger_types import PendingStatus
+from services.exchange.receipts import ReceiptEvent, settle_from
 from services.exchange.settlement import Settled
 from tests.services.exchange._factory import tampered
 from tests.services.exchange.conftest import Harness
@@ -121,3 +126,54 @@ async def test_a_receipt_priced_off_the_rate_is_refused(harness: Harness) -> Non
     bundle = f.bundle(f.did(), f.provider(), tokens_out=100, price=102)
     refused = await h.exchange.settle(bundle)
     assert isinstance(refused, Refusal) and refused.codes == ("price-rate-mismatch",)
+
+
+class _Source:
+    """One batch of receipts, as the AppView feed or a firehose would yield it."""
+
+    name = "test"
+
+    def __init__(self, batch: list[ReceiptEvent]) -> None:
+        self.batch, self.committed = batch, list[int]()
+
+    async def batches(self) -> AsyncIterator[tuple[list[ReceiptEvent], int | None]]:
+        yield self.batch, 7
+
+    async def commit(self, position: int) -> None:
+        self.committed.append(position)
+
+
+class _Fetcher:
+    """The PDSes' records by URI, noting what was asked for."""
+
+    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
+        self.records, self.asked = records, list[str]()
+
+    async def fetch(self, ref: Any, nsid: str) -> dict[str, Any]:
+        self.asked.append(ref["uri"])
+        return self.records[ref["uri"]]
+
+
+async def test_a_source_skips_what_the_fast_path_settled_without_fetching_it(
+    harness: Harness,
+) -> None:
+    h, f = harness, harness.factory
+    requester, provider = f.did(), f.provider()
+    holds = [await h.exchange.admit(requester, 10_000, f"job-{i}", None, 60) for i in range(2)]
+    fast, late = (f.bundle(requester, provider, tokens_out=10 * (i + 1), hold_hint=a.hold_id)
+                  for i, a in enumerate(holds))  # fmt: skip
+    assert isinstance(await h.exchange.settle(fast), Settled)
+    refs = (late.receipt["job"], late.receipt["attestation"], late.job["paymentAuthorization"])
+    records = (late.job, late.attestation, late.authorization)
+    fetcher = _Fetcher({r["uri"]: rec for r, rec in zip(refs, records, strict=True)})
+    h.exchange.fetcher = fetcher  # type: ignore[assignment]
+    source = _Source([ReceiptEvent(b.receipt_uri, str(record_cid(b.receipt)), b.receipt)
+                      for b in (fast, late)])  # fmt: skip
+
+    await settle_from(source, h.exchange)
+
+    assert fetcher.asked == [r["uri"] for r in refs]  # the late one only
+    assert source.committed == [7]
+    again = await h.exchange.settle(late)
+    assert isinstance(again, Settled) and again.duplicate  # the source settled it
+    assert await _audit(h) == []
