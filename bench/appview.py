@@ -65,7 +65,6 @@ from services.appview.fetch import RecordFetcher
 from services.appview.http import build_app
 from services.appview.httpserver import serve_http
 from services.appview.ingest import IngestDeps, SourceIngestor
-from services.appview.items import Outcome
 from services.appview.queries import Queries
 from services.appview.read import RecordReader
 from services.appview.server import MIGRATIONS, utc_now
@@ -73,6 +72,7 @@ from services.appview.validate import RecordValidator
 from services.appview.verification import Verifier
 from services.appview.write import StoreWriter
 from tests.services.appview.chain import chain
+from tests.services.appview.harness import CommittedCursor
 
 REPO = Path(__file__).resolve().parent.parent
 FRAMES_DIR = REPO / "var" / "bench"
@@ -90,26 +90,11 @@ def recorded_stream(n: int) -> Path:
     return path
 
 
-class _Committed(Events):
-    """Follows the committed cursor through the writer's own event (no polling queries)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cursor = 0
-        self.moved = asyncio.Event()
-
-    def batch_applied(self, source: str, cursor: int | None, outcome: Outcome) -> None:
-        super().batch_applied(source, cursor, outcome)
-        if cursor is not None:
-            self.cursor = cursor
-            self.moved.set()
-
-
 @dataclass
 class Replay:
     """An ingestor fed by the recorded stream (served from a separate process)."""
 
-    committed: _Committed
+    committed: CommittedCursor
     task: asyncio.Task[None]
     server_pid: int
 
@@ -147,7 +132,7 @@ async def replaying(db: Database, stream: Path) -> AsyncIterator[Replay]:
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().strip().removeprefix("port="))
-        committed = _Committed()
+        committed = CommittedCursor()
         deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), committed, utc_now)
         source = f"http://127.0.0.1:{port}"
         ingestor = SourceIngestor(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cocore.storage import Database
+from cocore.storage import FRESH_PLANS_SQL, Database
 from cocore.syntax import Nsid
 
 from .bulk import Sql, insert_sql, time_columns, update_sql, upsert_sql
@@ -53,14 +53,11 @@ class _State:
     tombstone: bool = False
 
 
-# PostgreSQL: the writer's statements are prepared once per connection, and a plan cached
-# while a table was small (a sequential scan) would stay in use as it grows to millions of
-# rows until the next ANALYZE: each batch's statements are planned afresh (this transaction
-# only; a few milliseconds a batch of up to 2,000 events).
+# Every writer locks the one feed_head row first (SQLite: BEGIN IMMEDIATE already). On
+# PostgreSQL the same statement has the batch planned afresh (see `FRESH_PLANS_SQL`).
 _LOCK = {
     True: "SELECT seq FROM feed_head WHERE id = 1",
-    False: "SELECT seq, set_config('plan_cache_mode', 'force_custom_plan', true) "
-    "FROM feed_head WHERE id = 1 FOR UPDATE",
+    False: f"SELECT seq, {FRESH_PLANS_SQL} FROM feed_head WHERE id = 1 FOR UPDATE",  # noqa: S608
 }
 
 
@@ -73,7 +70,6 @@ class StoreWriter:
 
     async def apply(self, batch: WriteBatch) -> Outcome:
         async with self._db.transaction() as session:
-            # Every writer locks the one feed_head row first (SQLite: BEGIN IMMEDIATE already).
             sql, rows = await Sql.begin(session, _LOCK[self._db.dialect == "sqlite"])
             txn = _Txn(sql, self._clock(), batch)
             txn.outcome.head = int(rows[0][0])

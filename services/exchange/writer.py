@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cocore.storage import Database, StorageError
+from cocore.storage import FRESH_PLANS_SQL, Database, StorageError
 from cocore.syntax import TidClock
 
 from . import events, faults
@@ -38,15 +38,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 ADVISORY_LOCK = 0x636F636F7265  # "cocore": one exchange writer at a time per database
 MAX_BATCH = 4000
-# One round trip: the advisory lock, and a fresh plan for every statement of the batch. The
-# batch's statements are prepared once per connection and reused; the generic plan PostgreSQL
-# caches for `id = ANY($1)` while a table is empty is a full scan comparing every row with
-# every key (a parameter array is never hashed), kept as the table grows (measured: one
-# journal lookup of ~500 ids took 4.4 s at 30k transfers; settlements/s halved). A custom
-# plan sees the real array: hashed, or index probes once the table is large.
-_BEGIN_PG = text(
-    "SELECT pg_advisory_xact_lock(:k), set_config('plan_cache_mode', 'force_custom_plan', true)"
-)
+# One round trip: the advisory lock, and a fresh plan for every statement of the batch (see
+# `FRESH_PLANS_SQL`: a custom plan sees the real array, hashed or probed through the index).
+_BEGIN_PG = text(f"SELECT pg_advisory_xact_lock(:k), {FRESH_PLANS_SQL}")
 YIELD_EVERY = 128  # commands applied between yields to the event loop
 
 

@@ -2,7 +2,7 @@
 
 from .base import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, make_metadata
 from .database import Database
-from .engine import create_engine
+from .engine import FRESH_PLANS_SQL, create_engine
 from .errors import (
     ConstraintViolation,
     DatabaseUnavailable,
@@ -20,6 +20,7 @@ from .types import BigIntPk, CompactJson, UtcDateTime, compact_json
 from .urls import parse_database_url, redacted, sqlite_url
 
 __all__ = [
+    "FRESH_PLANS_SQL",
     "NAMING_CONVENTION",
     "TYPE_ANNOTATION_MAP",
     "BigIntPk",

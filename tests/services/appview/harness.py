@@ -12,6 +12,8 @@ from sqlalchemy import select
 from cocore.rpc import ServerConfig
 from services.appview.config import AppViewConfig
 from services.appview.db import RECORD_TABLES
+from services.appview.events import Events
+from services.appview.items import Outcome
 from services.appview.server import AppView, start
 from tests.fixtures.atproto import AtprotoStack
 
@@ -69,3 +71,24 @@ async def rows(app: AppView, repos: set[str]) -> set[tuple[Any, ...]]:
             for r in await s.execute(select(*cols).where(table.c.repo.in_(repos))):
                 out.add((str(name), *r))
     return out
+
+
+class CommittedCursor(Events):
+    """Follows the committed cursor through the writer's own event (no polling queries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor = 0
+        self.moved = asyncio.Event()
+
+    def batch_applied(self, source: str, cursor: int | None, outcome: Outcome) -> None:
+        super().batch_applied(source, cursor, outcome)
+        if cursor is not None:
+            self.cursor = cursor
+            self.moved.set()
+
+    async def reaches(self, seq: int, timeout_s: float = 60) -> None:
+        async with asyncio.timeout(timeout_s):
+            while self.cursor < seq:
+                self.moved.clear()
+                await self.moved.wait()

@@ -25,7 +25,7 @@ from services.appview.errors import StoreUnavailable
 from services.appview.events import Events
 from services.appview.front import FrontConfig
 from services.appview.ingest import IngestDeps, SourceIngestor
-from services.appview.items import Outcome, Put
+from services.appview.items import Put
 from services.appview.read import _page_sql
 from services.appview.server import MIGRATIONS
 from services.appview.worker import IngestWorkerFailed, run_front_in_child
@@ -34,6 +34,7 @@ from tests.conftest import REPO
 from tests.services.appview.chain import Rec
 from tests.services.appview.conftest import Store
 from tests.services.appview.firehose import error_frame, firehose, synthesise
+from tests.services.appview.harness import CommittedCursor
 from tests.services.appview.test_store import apply, make_chain, put
 
 
@@ -113,24 +114,6 @@ async def test_a_batch_failing_midway_leaves_nothing_and_replays_exactly_once(
     assert len({uri for _, uri in feed}) == 6
 
 
-class _Committed(Events):
-    def __init__(self) -> None:
-        super().__init__()
-        self.cursor = 0
-        self.moved = asyncio.Event()
-
-    def batch_applied(self, source: str, cursor: int | None, outcome: Outcome) -> None:
-        super().batch_applied(source, cursor, outcome)
-        self.cursor = cursor or self.cursor
-        self.moved.set()
-
-    async def reaches(self, seq: int) -> None:
-        async with asyncio.timeout(60):
-            while self.cursor < seq:
-                self.moved.clear()
-                await self.moved.wait()
-
-
 def expected_rows(frames: list[bytes]) -> dict[Nsid, set[str]]:
     """URIs each collection holds once the whole stream is applied (creates minus deletes)."""
     live: dict[Nsid, set[str]] = {ids.COMPUTE_RECEIPT: set(), ids.COMPUTE_JOB: set()}
@@ -157,12 +140,12 @@ async def test_a_restart_mid_stream_resumes_without_gaps_or_duplicates(
         )  # fmt: skip
 
     async with firehose(frames) as url:
-        first = _Committed()
+        first = CommittedCursor()
         task = asyncio.create_task(ingestor(url, first).run())
         await first.reaches(150)
         task.cancel()  # most likely inside a transaction: it rolls back, the cursor with it
         await asyncio.gather(task, return_exceptions=True)
-        second = _Committed()
+        second = CommittedCursor()
         task = asyncio.create_task(ingestor(url, second).run())
         try:
             await second.reaches(400)

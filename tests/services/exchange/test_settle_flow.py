@@ -10,18 +10,11 @@ import pytest
 from cocore.syntax import record_cid
 from services.exchange.errors import IdempotencyConflict, InsufficientBalance
 from services.exchange.exchange import Refusal
-from services.exchange.ledger_sql import SqlLedgerStore
 from services.exchange.ledger_types import PendingStatus
 from services.exchange.receipts import ReceiptEvent, settle_from
 from services.exchange.settlement import Settled
 from tests.services.exchange._factory import tampered
-from tests.services.exchange.conftest import Harness
-
-
-async def _audit(h: Harness) -> list[str]:
-    async with h.db.session() as session:
-        conn = await session.connection()
-        return [d.code for d in await SqlLedgerStore(conn).audit("CC")]
+from tests.services.exchange.conftest import Harness, audit_codes
 
 
 async def test_admit_settle_release(harness: Harness) -> None:
@@ -48,7 +41,7 @@ async def test_admit_settle_release(harness: Harness) -> None:
     assert (req.balance, req.held) == (1_000_000 - 99, 0)
     assert prov.balance == 1_000_000 + 95  # first touch granted the provider too
     assert (treasury.balance, treasury.member) == (4, False)  # the treasury is never granted
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_admission_refused_below_the_floor(harness: Harness) -> None:
@@ -67,7 +60,7 @@ async def test_admission_refused_below_the_floor(harness: Harness) -> None:
     state = await h.exchange.release(replay.hold_id or "")
     assert state.status is PendingStatus.VOIDED and state.changed
     assert (await h.exchange.release(replay.hold_id or "")).changed is False
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_tampered_receipt_is_refused_and_moves_nothing(harness: Harness) -> None:
@@ -79,7 +72,7 @@ async def test_tampered_receipt_is_refused_and_moves_nothing(harness: Harness) -
     assert isinstance(result, Refusal)
     assert "signature-invalid" in result.codes
     assert (await h.exchange.balance(requester, touch=False)).member is False
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_authorizations_are_consumed_per_requester_and_nonce(harness: Harness) -> None:
@@ -118,7 +111,7 @@ async def test_pro_bono_moves_nothing_and_consumes_nothing(harness: Harness) -> 
     assert isinstance(free, Settled) and (free.amount, free.fee, free.payout) == (0, 0, 0)
     paid = await h.exchange.settle(f.bundle(requester, provider, tokens_out=100, auth=auth))
     assert isinstance(paid, Settled) and paid.amount == 100
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
 
 
 async def test_a_receipt_priced_off_the_rate_is_refused(harness: Harness) -> None:
@@ -176,4 +169,4 @@ async def test_a_source_skips_what_the_fast_path_settled_without_fetching_it(
     assert source.committed == [7]
     again = await h.exchange.settle(late)
     assert isinstance(again, Settled) and again.duplicate  # the source settled it
-    assert await _audit(h) == []
+    assert await audit_codes(h) == []
