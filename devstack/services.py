@@ -99,6 +99,7 @@ def gateway_spec(lay: Layout, db: dict[str, str]) -> Spec:
         "COCORE_GATEWAY_HTTP_PORT": str(lay.port("gateway_http")),
         "COCORE_GATEWAY_EXCHANGE_ADDRESS": lay.address("exchange"),
         "COCORE_GATEWAY_MATCHMAKER_ADDRESS": lay.address("matchmaker"),
+        "COCORE_GATEWAY_APPVIEW_ADDRESS": lay.address("appview"),  # receipts from its feed
         "COCORE_GATEWAY_PLC_URL": lay.url("plc"), "COCORE_GATEWAY_PDS_URL": lay.url("pds"),
     }, grpc_port=lay.port("gateway"), http_url=lay.url("gateway_http") + "/healthz")  # fmt: skip
 

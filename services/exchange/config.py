@@ -23,6 +23,7 @@
 | SERVICE_TOKENS | gateway:<dev token> | `name:token,…` bearer tokens for trusted services |
 | APPVIEW_ADDRESS | — | host:port of an AppView whose `WatchRecords` feed brings receipts |
 | FIREHOSES | the PDS (none with an AppView) | PDS/relay URLs to settle receipts from (`off`) |
+| SOURCE_GRACE_S | 3 | receipts from sources wait this long: the gateway's Settle comes first |
 | VERIFY_WORKERS | 0 | worker processes for receipt verification (0: inline) |
 | HOLD_TTL_S | 900 | default hold lifetime |
 | FAST_ADMIT_S | 5 | answer `Admit` from memory for members seen this recently (0: always wait) |
@@ -74,6 +75,7 @@ class Config:
     service_tokens: tuple[tuple[str, str], ...] = (("gateway", DEV_SERVICE_TOKEN),)
     firehoses: tuple[str, ...] | None = None  # None: the exchange's own PDS (unless an AppView)
     appview_address: str | None = None
+    source_grace_s: float = 3.0
     verify_workers: int = 0
     hold_ttl_s: int = 900
     fast_admit_s: float = 5.0
@@ -116,6 +118,8 @@ class Config:
             raise ConfigError(f"{PREFIX}ENV must be dev or prod")
         if self.fast_admit_s < 0:
             raise ConfigError(f"{PREFIX}FAST_ADMIT_S must be ≥ 0")
+        if self.source_grace_s < 0:
+            raise ConfigError(f"{PREFIX}SOURCE_GRACE_S must be ≥ 0")
         if self.crash_at is not None and (not self.dev or self.crash_at not in faults.POINTS):
             raise ConfigError(f"{PREFIX}CRASH_AT is a dev-only test hook ({faults.POINTS})")
         if self.dev:
@@ -169,8 +173,8 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "handle": str, "password": str, "email": str, "create_account": _bool, "did": _did,
     "key_dir": Path, "signing_key_pem": Path, "software_version": str, "audit_posture": str,
     "operator_token": str, "service_tokens": _tokens, "firehoses": _urls, "appview_address": str,
-    "verify_workers": int, "hold_ttl_s": int, "fast_admit_s": float, "expire_interval_s": float,
-    "reconcile_interval_s": float, "crash_at": str,
+    "source_grace_s": float, "verify_workers": int, "hold_ttl_s": int, "fast_admit_s": float,
+    "expire_interval_s": float, "reconcile_interval_s": float, "crash_at": str,
 }  # fmt: skip
 
 _TERMS: dict[str, tuple[str, Callable[[str], Any]]] = {

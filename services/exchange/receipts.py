@@ -11,10 +11,12 @@ AppView's `WatchRecords` feed (`feed.py`) is the other source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 
@@ -31,6 +33,9 @@ from .records import StrongRef
 from .settlement import RejectCommand
 
 CONCURRENCY = 64  # receipts of one batch settled at once (they share the writer's batches)
+COMMIT_EVERY_S = 1.0  # a source's position is committed at most this often
+GRACE_QUEUE = 4096  # batches read ahead while they wait out the grace
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,22 +112,68 @@ def _receipts(batch: Batch) -> list[ReceiptEvent]:
     return out
 
 
-async def settle_from(source: ReceiptSource, exchange: Exchange) -> None:
-    """Settle every receipt the source yields, committing its position batch by batch."""
+async def settle_from(source: ReceiptSource, exchange: Exchange, grace_s: float = 0.0) -> None:
+    """Settle every receipt the source yields, committing its position batch by batch; each
+    batch waits until `grace_s` after it arrived (see `after_grace`)."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(event: ReceiptEvent) -> None:
         async with limit:
             await settle_one(exchange, event, source.name)
 
-    async for receipts, position in source.batches():
+    owed: int | None = None  # a handled position not yet committed
+    committed_at = -COMMIT_EVERY_S
+    async for receipts, position in after_grace(source.batches(), grace_s):
         # Most receipts arrive here after the gateway's fast path settled them: skip those
         # (same URI and CID) before fetching their job, authorization and attestation from
         # the PDSes, which cost both sides far more than the settlement itself.
         done = await settled_already(exchange.db, receipts)
         await asyncio.gather(*(one(e) for e in receipts if (str(e.uri), e.cid) not in done))
-        if position is not None:
-            await source.commit(position)
+        owed = position if position is not None else owed
+        # A transaction per feed event cost more than the skip itself; committing at most
+        # every COMMIT_EVERY_S means a restart re-reads that much, which settles nothing twice.
+        if owed is not None and time.monotonic() - committed_at >= COMMIT_EVERY_S:
+            await source.commit(owed)
+            owed, committed_at = None, time.monotonic()
+    if owed is not None:
+        await source.commit(owed)
+
+
+async def after_grace(batches: AsyncIterator[T], grace_s: float) -> AsyncIterator[T]:
+    """`batches`, each yielded no sooner than `grace_s` after it arrived.
+
+    A receipt reaches the feed about when the gateway that admitted its job hands it to
+    `Settle` with the job and authorization it holds; waiting a moment lets that settle first,
+    so `settled_already` skips it instead of fetching those records from the requester's PDS.
+    Reading goes on meanwhile (a bounded queue), so the delay adds latency, not a rate limit.
+    """
+    if grace_s <= 0:
+        async for batch in batches:
+            yield batch
+        return
+    queue: asyncio.Queue[tuple[float, T] | BaseException | None] = asyncio.Queue(GRACE_QUEUE)
+
+    async def read() -> None:
+        try:
+            async for batch in batches:
+                await queue.put((time.monotonic(), batch))
+        except Exception as e:  # noqa: BLE001 (handed to the consumer, which raises it)
+            await queue.put(e)
+        else:
+            await queue.put(None)
+
+    reader = asyncio.create_task(read(), name="receipts after grace")
+    try:
+        while (got := await queue.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            arrived, batch = got
+            await asyncio.sleep(arrived + grace_s - time.monotonic())
+            yield batch
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
 async def settled_already(database: Database, receipts: list[ReceiptEvent]) -> set[tuple[str, str]]:

@@ -136,7 +136,7 @@ def _background(
     if config.appview_address:
         sources.append(AppViewFeedSource(database, config.appview_address, clock))
     for source in sources:
-        run = functools.partial(settle_from, source, exchange)
+        run = functools.partial(settle_from, source, exchange, config.source_grace_s)
         tasks.append(asyncio.create_task(supervise(source.name, run), name=source.name))
     if config.expire_interval_s > 0:
         tasks.append(asyncio.create_task(

@@ -18,7 +18,8 @@
 | JOB_TTL_S | 3600 | job and paymentAuthorization lifetime (`expiresAt`) |
 | HOLD_TTL_S | 900 | how long an exchange hold lives if nobody releases it |
 | SETTLE_WAIT_MS | 0 | non-streaming: wait this long for the settlement before answering |
-| RECEIPT_WAIT_S | 60 | how long the settler looks for a receipt on the provider's PDS |
+| APPVIEW_ADDRESS | — | an AppView (host:port) whose feed brings receipts (else: PDS polls) |
+| RECEIPT_WAIT_S | 60 | how long the settler looks for a job's receipt |
 | FAILOVER_CANDIDATES | 3 | providers tried before the first chunk (1..5) |
 | KEY_CACHE_TTL_S | 30 | API-key lookups cached this long (revocation here is immediate) |
 | DEFAULT_RPM / DEFAULT_TPM | 600 / 1000000 | per-key limits when a key sets none (0: unlimited) |
@@ -79,6 +80,7 @@ class GatewayConfig:
     hold_ttl_s: int = 900
     settle_wait_ms: int = 0
     receipt_wait_s: float = 60.0
+    appview_address: str | None = None
     failover_candidates: int = 3
     key_cache_ttl_s: float = 30.0
     default_rpm: int = 600
@@ -152,9 +154,10 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "matchmaker_address": str, "matchmaker_token": str, "plc_url": str, "pds_url": str,
     "credentials_key": str, "edge_secret": str, "max_body_bytes": int,
     "default_max_tokens": int, "max_tokens_cap": int, "job_ttl_s": int, "hold_ttl_s": int,
-    "settle_wait_ms": int, "receipt_wait_s": float, "failover_candidates": int,
-    "key_cache_ttl_s": float, "default_rpm": int, "default_tpm": int, "terms_cache_s": float,
-    "salt_input": _bool, "stage_log": _bool, "event_loop": str, "http_parser": str,
+    "settle_wait_ms": int, "receipt_wait_s": float, "appview_address": str,
+    "failover_candidates": int, "key_cache_ttl_s": float, "default_rpm": int, "default_tpm": int,
+    "terms_cache_s": float, "salt_input": _bool, "stage_log": _bool, "event_loop": str,
+    "http_parser": str,
 }  # fmt: skip
 
 

@@ -32,6 +32,10 @@ _SETTLE = Counter(
 _OUTBOX = Counter(
     "cocore_gateway_outbox", "Outbox writes, by result.", ["result"], registry=REGISTRY
 )
+_RECEIPTS = Counter(
+    "cocore_gateway_receipts", "Receipts the settler found, by where.", ["source"],
+    registry=REGISTRY,
+)  # fmt: skip
 _AUTHZ = Counter(
     "cocore_gateway_ext_authz", "Edge auth checks, by verdict.", ["verdict"], registry=REGISTRY
 )
@@ -87,6 +91,16 @@ def settled(result: str, codes: tuple[str, ...] = ()) -> None:
     _SETTLE.labels(result).inc()
     level = logging.DEBUG if result == "settled" else logging.WARNING
     log.log(level, "settlement result=%s codes=%s", result, ",".join(codes))
+
+
+def receipt_found(source: str) -> None:
+    """`feed` (the AppView's) or `pds` (the provider's repo, asked directly)."""
+    _RECEIPTS.labels(source).inc()
+
+
+def receipt_feed_missed() -> None:
+    _RECEIPTS.labels("feed_missed").inc()
+    log.info("receipt_not_on_feed: asking the provider's PDS")
 
 
 def records_published(count: int) -> None:

@@ -33,6 +33,7 @@ from .outbox import Outbox
 from .paid import PaidPath
 from .policy import PolicySource
 from .ratelimit import RateLimiter
+from .receipt_feed import ReceiptFeed
 from .replay import ReplayGuard
 from .repos import RepoReader
 from .settle import Settler
@@ -103,7 +104,9 @@ def build_context(config: GatewayConfig, clock: Callable[[], datetime] = utc_now
         policies=PolicySource(exchange.policy), terms=TermsGate(repos, config.terms_cache_s),
         friends=Friends(repos), keys=keys, limiter=RateLimiter(), exchange=exchange,
         matchmaker=matchmaker, outbox=outbox,
-        settler=Settler(exchange, repos, receipt_wait_s=config.receipt_wait_s), clock=clock,
+        settler=Settler(exchange, repos, receipt_wait_s=config.receipt_wait_s,
+                        feed=ReceiptFeed(config.appview_address) if config.appview_address
+                        else None), clock=clock,
         job_ttl_s=config.job_ttl_s, hold_ttl_s=config.hold_ttl_s,
         failover_candidates=config.failover_candidates, default_rpm=config.default_rpm,
         default_tpm=config.default_tpm, end_user_key=config.credentials_key_bytes,
@@ -144,6 +147,8 @@ async def start(config: GatewayConfig, clock: Callable[[], datetime] = utc_now) 
         asyncio.create_task(ctx.outbox.run(), name="gateway-outbox"),
         asyncio.create_task(_flush_keys(ctx.keys), name="gateway-key-usage"),
     ]
+    if (feed := ctx.paid.settler.feed) is not None:
+        gateway.tasks.append(asyncio.create_task(feed.run(), name="gateway-receipt-feed"))
     return gateway
 
 

@@ -2,30 +2,34 @@
 
 The job and authorization records must be durably queued before anything settles (the
 request path does not wait for that write; the settler does). The provider publishes its
-receipt once the answer was delivered; the settler reads it from the provider's PDS
-(CID-checked against the strongRef the completion carried; `receipts.py` shares one poller
-per provider repo) and calls the exchange's Settle with the job and authorization it already
-holds, capturing the hold. If no receipt comes, or the exchange refuses it, the hold is
-released: the requester pays nothing unless a verified receipt settles (the exchange's
-firehose path still catches a late one).
+receipt once the answer was delivered; the settler takes it from the AppView's record feed
+(`receipt_feed.py`), or from the provider's PDS when there is no feed or it stays silent
+(`receipts.py` shares one poller per provider repo) — CID-checked against the strongRef the
+completion carried either way — and calls the exchange's Settle with the job and
+authorization it already holds, capturing the hold. If no receipt comes, or the exchange
+refuses it, the hold is released: the requester pays nothing unless a verified receipt
+settles (the exchange's own receipt sources still catch a late one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from cocore.errors import CocoreError
 
 from . import events
 from .exchange_client import ExchangeClient, Settled
+from .receipt_feed import ReceiptFeed
 from .receipts import ReceiptWatch
 from .records import JobRecords, Placed
 from .repos import RepoReader
 
 log = logging.getLogger("cocore.gateway")
 SETTLE_TRIES = 4
+FEED_FIRST_S = 10.0  # how long the feed has before the provider's PDS is asked as well
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +43,12 @@ class SettleJob:
 
 class Settler:
     def __init__(
-        self, exchange: ExchangeClient, repos: RepoReader, *, receipt_wait_s: float
-    ) -> None:
+        self, exchange: ExchangeClient, repos: RepoReader, *, receipt_wait_s: float,
+        feed: ReceiptFeed | None = None,
+    ) -> None:  # fmt: skip
         self.exchange = exchange
         self.receipts = ReceiptWatch(repos)
+        self.feed = feed
         self.receipt_wait_s = receipt_wait_s
         self._tasks: set[asyncio.Task[Settled | None]] = set()
 
@@ -97,7 +103,22 @@ class Settler:
         return outcome
 
     async def _receipt(self, job: SettleJob) -> Placed | None:
-        return await self.receipts.wait(job.receipt_uri, job.receipt_cid, self.receipt_wait_s)
+        uri, cid, wait_s = job.receipt_uri, job.receipt_cid, self.receipt_wait_s
+        if self.feed is not None:
+            started = time.perf_counter()
+            found = await self.feed.wait(uri, cid, min(FEED_FIRST_S, wait_s))
+            if found is not None:
+                events.stage("receipt_wait", time.perf_counter() - started)
+                events.receipt_found("feed")
+                return found
+            events.receipt_feed_missed()
+            wait_s -= FEED_FIRST_S
+            if wait_s <= 0:
+                return None
+        found = await self.receipts.wait(uri, cid, wait_s)
+        if found is not None:
+            events.receipt_found("pds")
+        return found
 
 
 async def _recorded(job: SettleJob) -> bool:

@@ -5,7 +5,9 @@ requester got the whole answer; then it is `pending` (published as soon as the P
 or, if the job was cancelled or abandoned instead, deleted — nobody is billed for an answer
 they never received. Held rows left by a previous process are dropped at start for the same
 reason (their delivery is unknown). Publishing is a `putRecord` at the receipt's own rkey, so
-a retry after a lost response rewrites the same bytes: idempotent.
+a retry after a lost response rewrites the same bytes: idempotent. When several receipts are
+due at once (a busy machine), those never tried go to the PDS in one `applyWrites` commit
+instead of one commit each; if the PDS refuses that, each is put on its own as before.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 
-from cocore.atproto import AtprotoClient, AtprotoError
+from cocore.atproto import AtprotoClient, AtprotoError, Create
 from cocore.errors import DeadlineExceeded, ResourceExhausted, Unauthenticated, Unavailable
 from cocore.storage import Database, sqlite_url, upgrade
 from cocore.syntax import parse_nsid, parse_record_key
@@ -97,6 +99,15 @@ class Outbox:
             )
             return (await s.execute(query)).scalar()
 
+    async def published(self, rkeys: list[str]) -> None:
+        """Several rows published at once: one transaction."""
+        now = self._clock()
+        async with self.db.transaction() as s:
+            await s.execute(update(OutboxRecord).where(OutboxRecord.rkey.in_(rkeys)).values(
+                state="published", last_error="", updated_at=now,
+                attempts=OutboxRecord.attempts + 1,
+            ))  # fmt: skip
+
     async def get(self, rkey: str) -> OutboxRecord | None:
         async with self.db.session() as s:
             return await s.get(OutboxRecord, rkey)
@@ -154,11 +165,32 @@ class Publisher:
 
     async def publish_due(self) -> int:
         """One pass over the due rows; returns how many were published."""
-        published = 0
-        for row in await self.outbox.due():
-            if await self._publish(row):
+        rows = await self.outbox.due()
+        batched = await self._publish_batch([r for r in rows if r.attempts == 0])
+        published = len(batched)
+        for row in rows:
+            if row.rkey not in batched and await self._publish(row):
                 published += 1
         return published
+
+    async def _publish_batch(self, rows: list[OutboxRecord]) -> set[str]:
+        """Fresh receipts in one commit (two or more); the rkeys it published."""
+        if len(rows) < 2:
+            return set()
+        writes = [Create(parse_nsid(r.collection), r.record, parse_record_key(r.rkey))
+                  for r in rows]  # fmt: skip
+        try:
+            results = await self._client.apply_writes(writes)
+        except AtprotoError:
+            return set()  # e.g. one already there (a crash after a put): one by one instead
+        cids = [str(getattr(result, "cid", "")) for result in results]
+        done = [r.rkey for r, cid in zip(rows, cids, strict=True) if cid == r.cid]
+        if done:
+            await self.outbox.published(done)
+            for _ in done:
+                events.receipt_published()
+        self.last_error = ""
+        return set(done)  # a CID that differs is put again alone, and marked failed there
 
     async def _publish(self, row: OutboxRecord) -> bool:
         try:

@@ -67,3 +67,45 @@ async def test_records_that_were_never_queued_release_the_hold() -> None:
     recorded.set_exception(Unavailable("the gateway's database is down"))
     assert await _settler(exchange).submit(_job(recorded)) is None
     assert exchange.calls == ["release hold-1"]  # nothing charged, nothing held
+
+
+class SilentFeed:
+    """An AppView feed that never brings the receipt (down, or far behind)."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    async def wait(self, uri: str, cid: str, timeout_s: float) -> Placed | None:
+        self.asked.append(timeout_s)
+        return None
+
+
+class CountingReceipts(FoundReceipts):
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def wait(self, uri: str, cid: str, timeout_s: float) -> Placed | None:
+        self.asked += 1
+        return RECEIPT
+
+
+async def test_the_feed_brings_the_receipt_and_no_pds_is_asked() -> None:
+    exchange, pds = FakeExchange(), CountingReceipts()
+    settler = Settler(exchange, None, receipt_wait_s=60,  # type: ignore[arg-type]
+                      feed=FoundReceipts())  # type: ignore[arg-type]  # fmt: skip
+    settler.receipts = pds  # type: ignore[assignment]
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    result: Any = await settler.submit(_job(done))
+    assert result.settled and pds.asked == 0 and exchange.calls == ["settle hold-1"]
+
+
+async def test_a_silent_feed_falls_back_to_the_providers_pds() -> None:
+    exchange, pds, feed = FakeExchange(), CountingReceipts(), SilentFeed()
+    settler = Settler(exchange, None, receipt_wait_s=60, feed=feed)  # type: ignore[arg-type]
+    settler.receipts = pds  # type: ignore[assignment]
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    result: Any = await settler.submit(_job(done))
+    assert result.settled and pds.asked == 1 and exchange.calls == ["settle hold-1"]
+    assert feed.asked and feed.asked[0] < 60  # the feed had a share of the wait, not all of it

@@ -18,11 +18,16 @@ from .test_records import served
 
 
 class FlakyPds:
-    """put_record fails with the queued errors, then succeeds."""
+    """put_record fails with the queued errors, then succeeds; a batch is always refused."""
 
     def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.calls = 0
+        self.batches = 0
+
+    async def apply_writes(self, writes: Any) -> list[WriteResult]:
+        self.batches += 1
+        raise XrpcInvalidRequest(400, "InvalidRequest", "a record already exists")
 
     async def put_record(self, collection: Any, rkey: Any, record: dict[str, Any]) -> WriteResult:
         self.calls += 1
@@ -78,6 +83,7 @@ async def test_the_publisher_retries_blips_with_backoff_and_parks_refusals(tmp_p
     assert row is not None and row.next_attempt_at - now[0] >= timedelta(seconds=1.5)
     now[0] += timedelta(seconds=5)
     assert await publisher.publish_due() == 1 and pds.calls == 4
+    assert pds.batches == 1  # both were fresh once: one batch, refused, then one by one
     assert await box.counts() == {"published": 1, "failed": 1}
     await box.close()
 
