@@ -10,7 +10,15 @@ import orjson
 
 from cocore.errors import InvalidInput
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "CanonicalError", "canonicalize", "loads_strict"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "CanonicalError",
+    "canonicalize",
+    "check_value",
+    "encode_checked",
+    "loads_strict",
+]
 
 MAX_SAFE_INTEGER = 2**53 - 1  # the lowest common range of the TS, Python and Rust canonicalisers
 MAX_DEPTH = 64  # records nest 3-4 deep; tool schemas a little more
@@ -44,6 +52,26 @@ def canonicalize(value: Any) -> bytes:
         _check(value, 0)
     except _Reject as bad:
         raise CanonicalError(f"{bad.reason} at {_format_path(bad.path)}") from None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return _stdlib_bytes(value)
+
+
+def check_value(value: Any, depth: int = 0) -> bool:
+    """Whether `canonicalize` accepts the shape of `value` sitting `depth` levels down
+    (everything but lone surrogates, which only the encoder finds)."""
+    try:
+        _check(value, depth)
+    except _Reject:
+        return False
+    return True
+
+
+def encode_checked(value: Any) -> bytes:
+    """`canonicalize` for a value whose shape is already checked (`check_value`, or the
+    lexicon fast path that proves the same): the encoding alone. A lone surrogate still
+    raises CanonicalError."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:

@@ -20,9 +20,11 @@ def _time(value: Any) -> datetime | None:
     return moment if moment is not None and moment.tzinfo is not None else None
 
 
+# Records reaching here passed their lexicon, so every object in them is a dict: the checks
+# below are `isinstance(…, dict)` (one C test), not the slower ABC test for Mapping.
 def _ref_uri(record: Record, field: str) -> str | None:
     ref = record.get(field)
-    uri = ref.get("uri") if isinstance(ref, Mapping) else None
+    uri = ref.get("uri") if isinstance(ref, dict) else None
     return uri if isinstance(uri, str) else None
 
 
@@ -36,7 +38,7 @@ def _str(value: Any) -> str | None:
 
 def _money(record: Record, field: str) -> tuple[int | None, str | None]:
     money = record.get(field)
-    if not isinstance(money, Mapping):
+    if not isinstance(money, dict):
         return None, None
     return _int(money.get("amount")), _str(money.get("currency"))
 
@@ -48,7 +50,7 @@ def _receipt(r: Record) -> dict[str, Any]:
         latency = int((completed - started).total_seconds() * 1000)
     amount, currency = _money(r, "price")
     raw_tokens = r.get("tokens")
-    tokens: Mapping[str, Any] = raw_tokens if isinstance(raw_tokens, Mapping) else {}
+    tokens: Mapping[str, Any] = raw_tokens if isinstance(raw_tokens, dict) else {}
     return {
         "requester": _str(r.get("requester")),
         "job_uri": _ref_uri(r, "job"),

@@ -31,9 +31,10 @@ EXCHANGE_COLLECTIONS = frozenset(
 
 def _ref(record: Record, field: str) -> tuple[str, str] | None:
     """(repo, collection) of the record a strongRef names. The lexicon has already checked
-    the URI's syntax, so a split is enough here (this runs for every record on the firehose)."""
+    the URI's syntax, so a split is enough here (this runs for every record on the firehose;
+    its objects are dicts, so `isinstance(…, dict)`, not the slower ABC test for Mapping)."""
     ref = record.get(field)
-    uri = ref.get("uri") if isinstance(ref, Mapping) else None
+    uri = ref.get("uri") if isinstance(ref, dict) else None
     if not isinstance(uri, str) or not uri.startswith("at://"):
         return None
     parts = uri[5:].split("/")
@@ -65,10 +66,16 @@ def _receipt(repo: str, r: Record) -> str | None:
     if r.get("provider", repo) != repo:
         return "receipt.provider is not this repo"
     problem = _ref_problem(r, "attestation", ids.COMPUTE_ATTESTATION, repo=repo)
-    problem = problem or _ref_problem(r, "job", ids.COMPUTE_JOB, repo=None)
-    if problem is None and (job := _ref(r, "job")) is not None and job[0] != r.get("requester"):
+    if problem is not None:
+        return problem
+    job = _ref(r, "job")  # read once: receipts are most of the firehose
+    if job is None:
+        return "job is not a record URI"
+    if job[1] != ids.COMPUTE_JOB:
+        return f"job points at a {job[1]}, not a {ids.COMPUTE_JOB}"
+    if job[0] != r.get("requester"):
         return "receipt.requester is not the repo holding the job"
-    return problem
+    return None
 
 
 def _job(repo: str, r: Record) -> str | None:

@@ -55,7 +55,7 @@ def checks(evts: Iterable[FirehoseEvent]) -> list[Op]:
     out: list[Op] = []
     for e in evts:
         if isinstance(e, RecordOp) and e.record is not None and _carries_record(e):
-            out.append((str(e.collection), str(e.repo), str(e.rkey), e.record))
+            out.append((e.collection, e.repo, e.rkey, e.record))
     return out
 
 
@@ -88,11 +88,14 @@ def _op_item(op: RecordOp, verdicts: Iterator[Accepted | Rejected]) -> Item:
     if not _carries_record(op):
         # A `tooBig` commit carries no blocks: list the repo again rather than guess.
         return Resync(op.repo, missing=str(op.uri))
-    assert op.cid is not None
     # Plain strings for what is unique per record (repo and collection objects repeat, and
-    # pickle sends a repeated object once): items may cross from a child process.
-    return verdict_item(next(verdicts), None, uri=str(op.uri), collection=op.collection,
-                        repo=op.repo, rkey=str(op.rkey), rev=op.rev, cid=str(op.cid))  # fmt: skip
+    # pickle sends a repeated object once): items may cross from a child process. Built
+    # here rather than through `verdict_item`: this runs for every record on the firehose.
+    verdict = next(verdicts)
+    uri, rkey, cid = str(op.uri), str(op.rkey), str(op.cid)
+    if isinstance(verdict, Accepted):
+        return Put(uri, op.collection, op.repo, rkey, op.rev, cid, verdict.body, verdict.columns)
+    return Rejection(uri, op.collection, op.repo, rkey, op.rev, cid, verdict.reason, verdict.detail)
 
 
 def report_invalid(items: Iterable[Item], events: Events) -> None:

@@ -11,6 +11,7 @@ import struct
 from typing import Any
 
 import libipld
+import orjson
 
 from .errors import MalformedFrame
 
@@ -21,15 +22,21 @@ _NESTED = (dict, list, bytes)
 
 def record_json(block: bytes) -> dict[str, Any]:
     """The record a block encodes, with links as `{"$link"}` and bytes as `{"$bytes"}`."""
+    error: Exception | None = None
+    try:
+        value: Any = libipld.decode_dag_cbor(block)
+    except (ValueError, RecursionError) as e:
+        value, error = None, e
+    # Most records hold neither links nor bytes (libipld decodes both to `bytes`, which
+    # `_plain` finds): nothing more to do, not even the scan for a tag 42.
+    if error is None and type(value) is dict and _plain(value):
+        return value
     if _TAG_42 in block:
         value = _Decoder(block).top()
-    else:
-        try:
-            value = libipld.decode_dag_cbor(block)
-            if type(value) is dict and _holds_bytes(value, 0):  # most records hold none
-                value = _bytes_to_json(value, 0)
-        except (ValueError, RecursionError) as e:
-            raise MalformedFrame(f"record block is not DAG-CBOR ({type(e).__name__})") from e
+    elif error is not None:
+        raise MalformedFrame(f"record block is not DAG-CBOR ({type(error).__name__})") from error
+    elif type(value) is dict and _holds_bytes(value, 0):
+        value = _bytes_to_json(value, 0)
     if not isinstance(value, dict):
         raise MalformedFrame("a record block must encode a map")
     return value
@@ -37,6 +44,18 @@ def record_json(block: bytes) -> dict[str, Any]:
 
 def b64_bytes(raw: bytes) -> dict[str, str]:
     return {"$bytes": base64.b64encode(raw).decode("ascii").rstrip("=")}
+
+
+def _plain(value: dict[str, Any]) -> bool:
+    """True when `value` certainly holds no byte string and nests at most MAX_DEPTH deep (most
+    records): orjson refuses bytes, and a text with few brackets cannot nest deeper than
+    their count. A few microseconds less than walking the record in Python; False means the
+    walk below decides (bytes, a deep record, or an integer beyond 64 bits)."""
+    try:
+        text = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return False
+    return text.count(b"{") + text.count(b"[") <= MAX_DEPTH
 
 
 def _holds_bytes(value: Any, depth: int) -> bool:

@@ -98,15 +98,16 @@ def _commit(body: Mapping[str, Any], prefixes: tuple[str, ...]) -> Frame:
     ops = body["ops"]
     if not isinstance(ops, list):
         raise MalformedFrame("#commit ops must be a list")
-    wanted = [o for o in ops if not prefixes or _str(o, "path").startswith(prefixes)]
+    paths = [(o, _str(o, "path")) for o in ops]
+    wanted = [(o, path) for o, path in paths if path.startswith(prefixes)] if prefixes else paths
     if not wanted:
         return Frame(seq)
     repo, time, rev = _did(_str(body, "repo")), _str(body, "time"), _str(body, "rev")
     raw_blocks = body["blocks"]  # empty on a `tooBig` commit: ops then carry no record
-    blocks = car_blocks(raw_blocks) if raw_blocks and any(o.get("cid") for o in wanted) else {}
+    blocks = car_blocks(raw_blocks) if raw_blocks and any(o.get("cid") for o, _ in wanted) else {}
     events: list[FirehoseEvent] = []
-    for o in wanted:
-        collection_s, _, rkey_s = _str(o, "path").partition("/")
+    for o, path in wanted:
+        collection_s, _, rkey_s = path.partition("/")
         collection, rkey = _nsid(collection_s), parse_record_key(rkey_s)
         action = _ACTIONS[o["action"]]
         raw_cid = o.get("cid") if action != "delete" else None

@@ -11,7 +11,9 @@ Conventions enforced here, beyond the atproto lexicon rules:
 - String `minLength`/`maxLength` count UTF-8 bytes; graphemes are approximated.
 - Integers are 64-bit and never booleans; `default` is ignored when validating records.
 
-Validators are compiled once at load into small closures (see `_compile.py`); use
+Validators are compiled once at load into small closures (see `_compile.py`), and each record
+type also into one generated function (`_fast.py`) that only answers "certainly valid and
+canonical?" (`certify_record`); the closures run when it cannot say so, to find the issues. Use
 `default_registry()` for the shipped lexicons and `ids` for NSID constants.
 """
 

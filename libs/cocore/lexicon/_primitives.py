@@ -108,7 +108,7 @@ def compile_string(node: dict[str, Any], site: Site) -> Check:
         elif n > high or n < lo:
             problem = _sized("bytes (UTF-8)", n, lo, hi)
         elif counted:
-            problem = _graphemes(v, glo, ghi)
+            problem = graphemes_problem(v, glo, ghi)
         if problem is None and fmt is not None:
             problem = fmt(v)
         if problem is not None:
@@ -124,7 +124,7 @@ def _format(node: dict[str, Any], site: Site) -> FormatCheck | None:
     return None if fmt is None else FORMATS[fmt]
 
 
-def _graphemes(s: str, lo: int | None, hi: int | None) -> str | None:
+def graphemes_problem(s: str, lo: int | None, hi: int | None) -> str | None:
     # Graphemes never outnumber code points, so short strings skip the count.
     if (lo is None or lo == 0) and hi is not None and len(s) <= hi:
         return None

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._compile import Compiler
+from ._fast import FastCheck, compile_fast
 from ._loader import default_directory, read_documents
 from ._methods import Body, Method, compile_method
 from .errata import apply_errata
@@ -36,16 +37,21 @@ class LexiconRegistry:
         documents: Mapping[str, Mapping[str, Any]],
         records: Mapping[str, Check],
         methods: Mapping[str, Method],
+        fast: Mapping[str, FastCheck] | None = None,
     ) -> None:
         self.directory = directory
         self.documents = MappingProxyType(dict(documents))
         self._kinds = {nsid: _kind(doc) for nsid, doc in documents.items()}
         self._records = dict(records)
         self._methods = dict(methods)
+        self._fast = dict(fast or {})
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> LexiconRegistry:
+    def load(cls, directory: Path | None = None, *, fast_paths: bool = True) -> LexiconRegistry:
         """Read and compile every lexicon under `directory` (default: the shipped lexicons).
+
+        Each record type also gets a generated fast path (`_fast.py`) unless `fast_paths` is
+        False (tests compare the two).
 
         Raises `LexiconLoadError` naming the file and JSON path of the first malformed node.
         """
@@ -54,6 +60,7 @@ class LexiconRegistry:
         apply_errata({nsid: doc for nsid, (_, doc) in docs.items()})
         compiler = Compiler(docs)
         records: dict[str, Check] = {}
+        fast: dict[str, FastCheck] = {}
         methods: dict[str, Method] = {}
         for nsid, (site, doc) in docs.items():
             for name, node in doc["defs"].items():
@@ -64,7 +71,12 @@ class LexiconRegistry:
                     check = compiler.definition(f"{nsid}#{name}", def_site)
                     if node["type"] == "record":
                         records[nsid] = check
-        return cls(root, {nsid: doc for nsid, (_, doc) in docs.items()}, records, methods)
+                        wanted = fast_paths and name == "main"
+                        quick = compile_fast(compiler, nsid, site) if wanted else None
+                        if quick is not None:
+                            fast[nsid] = quick
+        documents = {nsid: doc for nsid, (_, doc) in docs.items()}
+        return cls(root, documents, records, methods, fast)
 
     @property
     def ids(self) -> frozenset[str]:
@@ -87,12 +99,24 @@ class LexiconRegistry:
             raise self._wrong_kind(nsid, "record")
         if not isinstance(record, dict):
             return [ValidationIssue("", f"a record must be a JSON object, got {json_type(record)}")]
+        fast = self._fast.get(nsid)
+        if fast is not None and fast(record):
+            return []
         out = Issues()
         declared = record.get("$type", nsid)
         if declared != nsid:
             got = shown(declared) if isinstance(declared, str) else json_type(declared)
             out.append(ValidationIssue("$type", f"must be {nsid!r}, got {got}"))
         return _run(check, record, out)
+
+    def certify_record(self, nsid: str, record: Any) -> bool:
+        """True when `record` is certainly a valid `nsid` record made of canonical JSON
+        values: `validate_record` would return [] and `canonicalize` would not refuse it
+        (bar a lone surrogate in an undeclared field, which only the encoder finds). False
+        means "not shown": run those for the reasons. One generated function, no issue list:
+        the firehose's hot path."""
+        fast = self._fast.get(nsid)
+        return fast is not None and fast(record)
 
     def check_record(self, nsid: str, record: Any) -> None:
         """Raise `LexiconValidationError` (code `lexicon_invalid`) unless `record` is valid."""
