@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import platform
 import random
@@ -59,7 +58,7 @@ from cocore.storage.urls import plain_postgres_dsn
 from cocore.syntax import tid_from_parts
 from services.appview.accounts import AccountQueries
 from services.appview.aggregates import Aggregates
-from services.appview.driver import reads_database, tune
+from services.appview.driver import LoopReads, reads_database, tune
 from services.appview.events import Events
 from services.appview.fetch import RecordFetcher
 from services.appview.http import build_app
@@ -67,7 +66,7 @@ from services.appview.httpserver import serve_http
 from services.appview.ingest import IngestDeps, SourceIngestor
 from services.appview.queries import Queries
 from services.appview.read import RecordReader
-from services.appview.server import MIGRATIONS, utc_now
+from services.appview.server import MIGRATIONS, settle_gc, utc_now
 from services.appview.validate import RecordValidator
 from services.appview.verification import Verifier
 from services.appview.write import StoreWriter
@@ -336,6 +335,7 @@ async def bench_queries(
                     )  # fmt: skip
         finally:
             await http_server.stop()
+            LoopReads.close(reads)
     return out
 
 
@@ -486,8 +486,7 @@ async def run(args: argparse.Namespace) -> None:
     WORKER = WORKER and not args.in_process
     stream = recorded_stream(args.commits)
     providers = [frames.did("prov", i) for i in range(1000)]
-    gc.collect()  # as the AppView's __main__ does once it has started
-    gc.freeze()
+    settle_gc()  # as the AppView's __main__ does once it has started
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         f"; load average {os.getloadavg()[0]:.2f} at start (shared with other work); ingest "

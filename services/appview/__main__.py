@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 
 from cocore.rpc import run_until_signal
 
 from .config import AppViewConfig
-from .server import start
+from .server import settle_gc, start
 
 log = logging.getLogger("cocore.appview")
 
@@ -18,10 +17,7 @@ log = logging.getLogger("cocore.appview")
 async def _main() -> None:
     config = AppViewConfig.from_env(os.environ)
     app = await start(config)
-    # What start-up allocated lives as long as the process: keep the cyclic collector from
-    # rescanning it on every full pass (a stall for every query in flight).
-    gc.collect()
-    gc.freeze()
+    settle_gc()
     try:
         await run_until_signal(
             app.grpc,

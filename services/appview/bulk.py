@@ -126,7 +126,14 @@ def _driver_errors() -> Iterator[None]:
 
 def sqlite_time(value: datetime) -> str:
     """What SQLAlchemy's SQLite DATETIME writes: the UTC wall clock, microseconds, no offset."""
-    return utc(value).isoformat(" ", "microseconds")[:26]
+    if value.tzinfo is not UTC:
+        value = utc(value)
+    # (formatted by hand: a third cheaper than isoformat, which also renders the offset)
+    return _SQLITE_TIME % (value.year, value.month, value.day, value.hour, value.minute,
+                           value.second, value.microsecond)  # fmt: skip
+
+
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 def utc(value: datetime) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from .accounts import AccountQueries
 from .aggregates import Aggregates
 from .backfill import Backfiller
 from .config import AppViewConfig
-from .driver import reads_database, tune
+from .driver import LoopReads, reads_database, tune
 from .events import Events
 from .feed import FeedHub
 from .fetch import RecordFetcher
@@ -38,6 +39,14 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def settle_gc() -> None:
+    """Once started: freeze what start-up allocated. It lives as long as the process; the
+    cyclic collector would otherwise rescan it on every full pass (a stall for every query
+    in flight)."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(eq=False)
@@ -71,6 +80,7 @@ class AppView:
         await self.resolver.aclose()
         if self.reads is not self.db:
             await self.reads.dispose()
+        LoopReads.close(self.reads)
         await self.db.dispose()
 
 

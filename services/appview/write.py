@@ -41,7 +41,7 @@ from .rollup import ROLLUP_COLUMNS, Deltas
 # so is a big statement round, but the event loop also serves queries: record changes go in
 # rounds of SEGMENT_ITEMS, and the per-item Python yields the loop every YIELD_EVERY items.
 SEGMENT_ITEMS = 1024
-YIELD_EVERY = 128
+YIELD_EVERY = 32
 
 
 @dataclass(slots=True)

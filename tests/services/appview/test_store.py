@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -187,6 +188,31 @@ async def test_activity_rollup_follows_creates_updates_and_deletes(store: Store)
         ).scalar_one()
     assert sum(r.requests for r in rows) == 1 and sum(r.tokens for r in rows) == 42
     assert counts == 1
+
+
+async def test_activity_buckets_are_utc_whatever_the_offset_and_a_delete_nets_to_zero(
+    store: Store,
+) -> None:
+    # 10:45:30 at +05:30 is 05:15:30 UTC: the hour bucket is 05:00 UTC, not 10:00 local
+    # (04:30 UTC), which is also where the delete (reading the stored UTC value) subtracts.
+    completed = datetime(2026, 1, 1, 10, 45, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    columns = {"model": "m1", "completed_at": completed, "tokens_in": 3, "tokens_out": 4}
+    uri = f"at://{PROVIDER}/{ids.COMPUTE_RECEIPT}/3aaaaaaaaaaaa"
+    item = Put(uri, ids.COMPUTE_RECEIPT, PROVIDER, "3aaaaaaaaaaaa", "3g0000000000a", "bafy",
+               b"{}", columns)  # fmt: skip
+
+    async def buckets() -> set[tuple[str, datetime, int, int]]:
+        async with store.db.session() as s:
+            rows = (await s.execute(select(tables.activity))).all()
+        return {(r.granularity, r.bucket, r.requests, r.tokens) for r in rows}
+
+    await apply(store, item)
+    assert await buckets() == {
+        ("m", datetime(2026, 1, 1, 5, 15, tzinfo=UTC), 1, 7),
+        ("h", datetime(2026, 1, 1, 5, 0, tzinfo=UTC), 1, 7),
+    }
+    await apply(store, Remove(uri, ids.COMPUTE_RECEIPT, PROVIDER, "3aaaaaaaaaaaa", "3g0000000000b"))
+    assert {(g, b, r, t) for g, b, r, t in await buckets() if r or t} == set()
 
 
 async def test_account_deactivation_purges_and_backfill_prunes(store: Store) -> None:
