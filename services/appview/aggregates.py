@@ -21,7 +21,7 @@ from cocore.syntax import format_datetime
 
 from .cursors import decode_cursor, encode_cursor
 from .db import activity, receipts
-from .rollup import GRANULARITIES
+from .rollup import bucket_start
 
 WINDOWS: dict[str, tuple[str, timedelta]] = {
     "hour": ("m", timedelta(hours=1)),
@@ -67,7 +67,7 @@ class Aggregates:
     async def _window(
         self, granularity: str, now: datetime, span: timedelta, after: str | None
     ) -> list[Any]:
-        start = GRANULARITIES[granularity](now - span)
+        start = bucket_start(granularity, now - span)
         a = activity.c
         query = (
             select(a.model, a.provider, func.sum(a.requests), func.sum(a.tokens))

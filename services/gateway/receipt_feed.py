@@ -20,8 +20,9 @@ import grpc
 from cocore.lexicon import ids
 from cocore.proto.appview.v1 import appview_pb2 as pb
 from cocore.proto.appview.v1 import appview_pb2_grpc as pb_grpc
-from cocore.syntax import InvalidSyntaxError, parse_at_uri, record_cid
+from cocore.syntax import InvalidSyntaxError, parse_at_uri
 
+from .receipts import checked
 from .records import Placed
 
 log = logging.getLogger("cocore.gateway")
@@ -90,14 +91,10 @@ class ReceiptFeed:
 
 
 def _placed(uri: str, expected: str, cid: str, body: bytes) -> Placed | None:
-    """The receipt, if it is the version the completion named (its CID recomputed here)."""
+    """The receipt, if it is the version the completion named (`receipts.checked`)."""
     try:
-        at = parse_at_uri(uri)
-        record = json.loads(body)
-        ok = isinstance(record, dict) and cid == expected and str(record_cid(record)) == cid
-    except (InvalidSyntaxError, ValueError, TypeError):
-        ok = False
-    if not ok:
-        log.warning("receipt_cid_mismatch uri=%s", uri)
+        at, record = parse_at_uri(uri), json.loads(body)
+    except (InvalidSyntaxError, ValueError):
+        log.warning("receipt_unreadable uri=%s", uri)
         return None
-    return Placed(at.collection, str(at.rkey), uri, cid, record)
+    return checked(at, expected, cid, record)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from cocore.atproto import AtprotoClient, AtprotoError, RecordView
 from cocore.errors import CocoreError
@@ -38,14 +39,21 @@ class _Waiter:
     )
 
     def resolve(self, view: RecordView) -> None:
-        if self.found.done():
-            return
-        if str(view.cid) != self.cid or str(record_cid(view.value)) != self.cid:
-            log.warning("receipt_cid_mismatch uri=%s", self.uri)
-            self.found.set_result(None)
-            return
-        u = self.uri
-        self.found.set_result(Placed(u.collection, str(u.rkey), str(u), self.cid, view.value))
+        if not self.found.done():
+            self.found.set_result(checked(self.uri, self.cid, str(view.cid), view.value))
+
+
+def checked(uri: AtUri, expected: str, cid: str, record: Any) -> Placed | None:
+    """The receipt at `uri`, if it is the version the completion named: the CID its source
+    reports and the one computed here from the record both equal `expected`."""
+    try:
+        ok = isinstance(record, dict) and cid == expected and str(record_cid(record)) == cid
+    except (ValueError, TypeError):  # not a record at all
+        ok = False
+    if not ok:
+        log.warning("receipt_cid_mismatch uri=%s", uri)
+        return None
+    return Placed(uri.collection, str(uri.rkey), str(uri), cid, record)
 
 
 class ReceiptWatch:

@@ -27,7 +27,7 @@ from ._identifiers import (
     parse_nsid,
     parse_record_key,
 )
-from ._tid import Tid, TidClock, next_tid, parse_tid, tid_from_parts
+from ._tid import Tid, TidClock, is_tid, next_tid, parse_tid, tid_from_parts
 
 __all__ = [
     "DAG_CBOR",
@@ -47,6 +47,7 @@ __all__ = [
     "cid_for_digest",
     "dag_cbor",
     "format_datetime",
+    "is_tid",
     "make_at_uri",
     "next_tid",
     "parse_at_uri",

@@ -39,6 +39,11 @@ def _decode(s: str) -> int:
     return value
 
 
+def is_tid(value: str) -> bool:
+    """Whether `value` is a TID, without building one (a hot path's check)."""
+    return _TID_RE.fullmatch(value) is not None
+
+
 def parse_tid(value: object) -> Tid:
     """Parse a 13-character TID."""
     s = require_str("tid", value, 13)
