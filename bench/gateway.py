@@ -1,7 +1,8 @@
 """bench/gateway: latency the whole paid path adds to the engine, and requests/s at 16.
 
     make bench-gateway        (python -m bench.gateway [--samples N] [--seconds S]
-                               [--topology deployed|inprocess] [--profile])
+                               [--topology deployed|inprocess] [--profile]
+                               [--pause-ms P] [--settled])
 
 The default topology is the deployed one: `python -m devstack up` on the tiny model (a
 temporary var dir, a free block of ports), one process per service — PLC, PDS, AppView,
@@ -16,6 +17,9 @@ Measured, interleaved in one run:
   this process vs the same request through Envoy → gateway → exchange Admit → matchmaker
   Pick/Dispatch → provider link → engine, and back (with and without Envoy);
 * streaming time-to-first-token, the same three ways;
+* both through Envoy once more with a minimal HTTP/1.1 client (`_rawhttp.py`): the path's
+  own cost, without the ~2–3 ms a client library such as httpx (the `openai` package's)
+  spends per request here;
 * requests/s at concurrency 16 through Envoy, and the engine alone at 16.
 
 `--profile` also prints where the time goes: every paid-path stage the services time (their
@@ -24,8 +28,11 @@ over the latency samples (deployed: read from the gateway's and matchmaker's log
 bench switches on with `COCORE_{GATEWAY,MATCHMAKER}_STAGE_LOG`).
 
 p50 and p99 per row; "added" is path minus direct. Settlement runs in the background (off
-the response path) and competes for the same cores. The output names the topology and the
-load average before and after. Goal on loopback: ≤ 5 ms p50 and ≤ 20 ms p99 added.
+the response path) and competes for the same cores: `--pause-ms` idles before each sample,
+and `--settled` also waits until every earlier paid request has settled (the path measured
+without the last job's settlement running beside it on this 2-core machine). The output
+names the topology and the load average before and after. Goal on loopback: ≤ 5 ms p50
+and ≤ 20 ms p99 added.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from tests.fixtures.atproto import STACK_DIR, AtprotoStack, _free_ports, _stack
 from tests.network import TINY, TestNetwork
 
 from ._gateway_stack import DeployedStack
+from ._rawhttp import RawHttp
 
 MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]
 STAGE_LOGGERS = ("cocore.gateway.stages", "cocore.exchange.stages", "cocore.matchmaker.stages")
@@ -125,15 +133,22 @@ def stage_table(stages: dict[str, list[float]]) -> str:
 
 
 class Bench:
-    def __init__(self, engine: Engine, key: str, edge_url: str, gateway_url: str) -> None:
+    def __init__(
+        self, engine: Engine, key: str, edge_url: str, gateway_url: str,
+        settled: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    ) -> None:  # fmt: skip
         self.engine, self.key = engine, key
+        self.settled = settled  # the settlement outcomes so far, for --settled
+        self.sent = 0  # paid requests made
         auth = {"authorization": f"Bearer {key}"}
         self.edge = httpx.AsyncClient(base_url=edge_url, headers=auth, timeout=60)
+        self.raw = RawHttp(edge_url, auth)  # the path without a client library's own cost
         self.gateway = httpx.AsyncClient(base_url=gateway_url, headers=auth, timeout=60)
         self.refused: dict[int, int] = {}
         self.completed = 0  # requests the last `throughput` run completed
 
     async def aclose(self) -> None:
+        await self.raw.aclose()
         await self.edge.aclose()
         await self.gateway.aclose()
 
@@ -156,6 +171,7 @@ class Bench:
         return time.perf_counter() - start
 
     async def http(self, client: httpx.AsyncClient, stream: bool) -> float:
+        self.sent += 1
         start = time.perf_counter()
         if not stream:
             r = await client.post("/v1/chat/completions", json=self.body(False))
@@ -170,13 +186,30 @@ class Bench:
         assert first is not None, "no content chunk"
         return first
 
-    async def latencies(self, samples: int, pause_s: float) -> dict[str, list[float]]:
+    async def minimal(self, stream: bool) -> float:
+        self.sent += 1
+        return await self.raw.post("/v1/chat/completions", self.body(stream), first_content=stream)
+
+    async def quiesce(self, timeout_s: float = 10.0) -> None:
+        """Wait until every paid request made so far has settled (its background work)."""
+        assert self.settled is not None
+        deadline = time.monotonic() + timeout_s
+        while sum((await self.settled()).values()) < self.sent:
+            if time.monotonic() > deadline:
+                raise RuntimeError("settlements stopped landing")
+            await asyncio.sleep(0.02)
+
+    async def latencies(
+        self, samples: int, pause_s: float, settled_first: bool = False
+    ) -> dict[str, list[float]]:
         kinds: dict[str, Callable[[], Awaitable[float]]] = {
             "direct": lambda: self.direct(False), "edge": lambda: self.http(self.edge, False),
             "gateway": lambda: self.http(self.gateway, False),
+            "minimal": lambda: self.minimal(False),
             "direct_ttft": lambda: self.direct(True),
             "edge_ttft": lambda: self.http(self.edge, True),
             "gateway_ttft": lambda: self.http(self.gateway, True),
+            "minimal_ttft": lambda: self.minimal(True),
         }  # fmt: skip
         out: dict[str, list[float]] = {k: [] for k in kinds}
         for fn in kinds.values():  # warm every path
@@ -184,8 +217,10 @@ class Bench:
                 await fn()
         for _ in range(samples):  # interleaved: every path sees the same load
             for name, fn in kinds.items():
-                out[name].append(await fn())
+                if settled_first:
+                    await self.quiesce()  # then the pause: the settlement's own writes
                 await asyncio.sleep(pause_s)  # let the background settlement of the last drain
+                out[name].append(await fn())
         return out
 
     async def throughput(self, seconds: float, fn: Callable[[], Awaitable[float]]) -> float:
@@ -216,6 +251,7 @@ class Knobs:
     seconds: float
     pause_s: float
     profile: bool
+    settled_first: bool = False
 
 
 @dataclass
@@ -240,7 +276,7 @@ async def run_deployed(knobs: Knobs) -> None:
         engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, model, slots=16),)))
         try:
             key = await stack.unlimited_key()
-            bench = Bench(engine, key, stack.edge_url, stack.gateway_url)
+            bench = Bench(engine, key, stack.edge_url, stack.gateway_url, stack.settlements)
             gc.collect()  # as each service's __main__ does once it has started
             gc.freeze()
             sizes, cpu = stack.log_sizes(), stack.cpu_seconds()
@@ -277,7 +313,7 @@ async def run_inprocess(knobs: Knobs) -> None:
                     "name": "bench", "requestsPerMinute": 0, "tokensPerMinute": 0},
                     headers={"authorization": f"Bearer {user.key}"})  # fmt: skip
                 key = r.json()["secret"]
-            bench = Bench(net.engines[0], key, edge.url, net.url)
+            bench = Bench(net.engines[0], key, edge.url, net.url, _async(settlements))
             gc.collect()  # as each service's __main__ does once it has started
             gc.freeze()
             stages = StageLog()
@@ -310,7 +346,7 @@ async def measure(
     """The latency rows (`profiled()` then returns their stage timings), then requests/s."""
     load = os.getloadavg()
     try:
-        lat = await bench.latencies(knobs.samples, knobs.pause_s)
+        lat = await bench.latencies(knobs.samples, knobs.pause_s, knobs.settled_first)
         stages = profiled()
         path_rps = await bench.throughput(knobs.seconds, lambda: bench.http(bench.edge, False))
         path_done = bench.completed
@@ -318,7 +354,7 @@ async def measure(
     finally:
         await bench.aclose()
     got = Measured(lat, path_rps, direct_rps, bench.refused, stages, load, os.getloadavg())
-    got.paid = 4 * (knobs.samples + WARM_UP) + path_done  # every paid request of the run
+    got.paid = 6 * (knobs.samples + WARM_UP) + path_done  # every paid request of the run
     return got
 
 
@@ -326,7 +362,8 @@ def report(got: Measured, knobs: Knobs, topology: str, settled: dict[str, int]) 
     lat = got.lat
     print(f"\nbench/gateway on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores (shared), {knobs.samples} interleaved samples per row "
-          f"({knobs.pause_s * 1000:.0f} ms pause after each), "
+          f"({knobs.pause_s * 1000:.0f} ms pause before each"
+          f"{', once every earlier request settled' if knobs.settled_first else ''}), "
           f"{MAX_TOKENS} greedy tokens of {TINY}")  # fmt: skip
     print(f"topology: {topology}")
     print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}\n".format(
@@ -336,9 +373,11 @@ def report(got: Measured, knobs: Knobs, topology: str, settled: dict[str, int]) 
     print(row("engine direct, whole answer", lat["direct"]))
     print(row("gateway (no Envoy), whole answer", lat["gateway"], lat["direct"]))
     print(row("Envoy + gateway, whole answer", lat["edge"], lat["direct"]))
+    print(row("  the same, minimal HTTP client", lat["minimal"], lat["direct"]))
     print(row("engine direct, first token", lat["direct_ttft"]))
     print(row("gateway (no Envoy), first token", lat["gateway_ttft"], lat["direct_ttft"]))
     print(row("Envoy + gateway, first token", lat["edge_ttft"], lat["direct_ttft"]))
+    print(row("  the same, minimal HTTP client", lat["minimal_ttft"], lat["direct_ttft"]))
     print(f"\nconcurrency 16 for {knobs.seconds:.0f} s: Envoy + gateway {got.path_rps:,.1f} "
           f"requests/s; engine alone {got.direct_rps:,.1f} requests/s; "
           f"refused: {got.refused or 'none'}")  # fmt: skip
@@ -365,6 +404,13 @@ def settlements() -> dict[str, int]:
     }  # fmt: skip
 
 
+def _async(fn: Callable[[], dict[str, int]]) -> Callable[[], Awaitable[dict[str, int]]]:
+    async def call() -> dict[str, int]:
+        return fn()
+
+    return call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
@@ -373,10 +419,13 @@ def main() -> None:
         "--pause-ms", type=float, default=0.0, help="idle time after each sample (0: back to back)"
     )
     parser.add_argument("--profile", action="store_true", help="print the per-stage breakdown")
+    parser.add_argument("--settled", action="store_true",
+                        help="start each sample once every earlier paid request settled "
+                             "(the path alone, not beside the last job's settlement)")  # fmt: skip
     parser.add_argument("--topology", choices=("deployed", "inprocess"), default="deployed",
                         help="a process per service (devstack up), or all in one")  # fmt: skip
     args = parser.parse_args()
-    knobs = Knobs(args.samples, args.seconds, args.pause_ms / 1000, args.profile)
+    knobs = Knobs(args.samples, args.seconds, args.pause_ms / 1000, args.profile, args.settled)
     asyncio.run((run_deployed if args.topology == "deployed" else run_inprocess)(knobs))
 
 

@@ -55,7 +55,7 @@ class RunningJob:
     policy: Policy
     records: JobRecords
     hold: Hold
-    openers: list[ReplyOpener]
+    openers: dict[tuple[str, str], ReplyOpener]  # by machine (did, machine_id)
     events: AsyncIterator[Event]
     started_at: float
     tpm: int
@@ -125,7 +125,7 @@ class RunningJob:
 
     def _started(self, event: Started) -> None:
         self.provider_did, self.machine_id = event.did, event.machine_id
-        self._opened = Opened(self.openers[event.attempt])
+        self._opened = Opened(self.openers[(event.did, event.machine_id)])
 
     def _complete(self, event: Completed) -> Finished:
         assert self._opened is not None

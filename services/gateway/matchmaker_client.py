@@ -6,7 +6,7 @@ below, so a change to that proto is a change here only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,12 @@ from .errors import InvalidRequest, ModelNotFound, NoProviders, Unavailable
 
 CONTENT, REASONING, TOOL_CALL = 1, 2, 3  # the proto's Channel values
 PICK_TIMEOUT_S = 5.0
+# An attempt that ended with one of these never ran: another pick may find a machine that can.
+ELSEWHERE = frozenset({
+    "provider_not_connected", "provider_busy", "at_capacity", "providers_busy",
+    "model_not_served", "model_not_loaded", "provider_draining", "draining",
+    "enc_scheme_mismatch", "attempt_ended", "provider_disconnected",
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,16 @@ class Attempt:
     sealed_input: bytes
     requester_pub_key: str
     enc_scheme: str
+
+
+@dataclass(frozen=True, slots=True)
+class Presealed:
+    """The input sealed before the pick to a machine's key (used if the pick chooses it)."""
+
+    did: str
+    machine_id: str
+    encryption_pub_key: str
+    attempt: Attempt  # its lease is empty: the pick's lease goes with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +149,9 @@ class ProviderRow:
     models: list[ModelRow] = field(default_factory=list)
 
 
+Sealer = Callable[[list[Candidate]], list[Attempt]]
+
+
 class MatchmakerClient:
     def __init__(self, address: str, token: str) -> None:
         self.channel = grpc.aio.insecure_channel(address)
@@ -143,17 +162,56 @@ class MatchmakerClient:
         await self.channel.close()
 
     async def pick(self, q: PickQuery) -> list[Candidate]:
-        request = pb.PickRequest(
-            model=q.model, requester_did=q.requester_did, min_trust_level=q.min_trust,
-            accepted_providers=list(q.accepted_providers), friends=list(q.friends or ()),
-            friends_only=q.friends is not None, country=q.country, min_version=q.min_version,
-            needs_tools=q.needs_tools, pro_bono=q.pro_bono, max_candidates=q.max_candidates,
-        )  # fmt: skip
         try:
-            r = await self.stub.Pick(request, metadata=self._auth, timeout=PICK_TIMEOUT_S)
+            r = await self.stub.Pick(_pick(q), metadata=self._auth, timeout=PICK_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:
             raise _pick_error(e, q.model) from None
         return [_candidate(c) for c in r.candidates]
+
+    async def run(
+        self, spec: JobSpec, q: PickQuery, presealed: list[Presealed], seal: Sealer
+    ) -> AsyncIterator[Event]:
+        """Pick and dispatch in one call: the job runs at once when the pick's best candidate
+        is one the input came presealed to; otherwise `seal` makes the attempts for the
+        candidates the pick returned, and they are dispatched. A presealed run that fails
+        before it streams is picked and sealed for once more (the usual failover)."""
+        request = pb.DispatchRequest(spec=_spec(spec), pick=_pick(q), presealed=[
+            pb.Presealed(did=p.did, machine_id=p.machine_id,
+                         encryption_pub_key=p.encryption_pub_key,
+                         sealed_input=p.attempt.sealed_input,
+                         requester_pub_key=p.attempt.requester_pub_key,
+                         enc_scheme=p.attempt.enc_scheme)
+            for p in presealed
+        ])  # fmt: skip
+        call = self.stub.Dispatch(request, metadata=self._auth)
+        candidates: list[Candidate] | None = None
+        streamed = False
+        try:
+            async for raw in call:
+                if raw.WhichOneof("event") == "unsealed":
+                    candidates = [_candidate(c) for c in raw.unsealed.candidates]
+                    break
+                event = _event(raw)
+                if isinstance(event, Failed) and not streamed and event.code in ELSEWHERE:
+                    break  # the presealed attempts could not start: fail over below
+                streamed = streamed or isinstance(event, Chunks)
+                yield event
+            else:
+                return
+        except grpc.aio.AioRpcError as e:
+            error = error_from_rpc(e)
+            if not streamed and isinstance(error, InvalidInput | NotFound | ResourceExhausted |
+                                           UnavailableGroup):  # fmt: skip
+                raise _pick_error(e, q.model) from None  # refused at the pick
+            yield Failed(error.code if error.code != "internal" else "matchmaker_error",
+                         "the matchmaker ended the job")  # fmt: skip
+            return
+        finally:
+            call.cancel()
+        if candidates is None:
+            candidates = await self.pick(q)
+        async for event in self.dispatch(spec, seal(candidates)):
+            yield event
 
     async def dispatch(self, spec: JobSpec, attempts: list[Attempt]) -> AsyncIterator[Event]:
         """The job's events; closing the iterator cancels the job at the provider."""
@@ -212,6 +270,15 @@ def _pick_error(e: grpc.aio.AioRpcError, model: str) -> Exception:
         return NoProviders(f"no provider can take this job now ({error.code})",
                            details={"reason": error.code, "retry_after_s": 1})  # fmt: skip
     return Unavailable("the matchmaker is unavailable", code="matchmaker_unavailable")
+
+
+def _pick(q: PickQuery) -> pb.PickRequest:
+    return pb.PickRequest(
+        model=q.model, requester_did=q.requester_did, min_trust_level=q.min_trust,
+        accepted_providers=list(q.accepted_providers), friends=list(q.friends or ()),
+        friends_only=q.friends is not None, country=q.country, min_version=q.min_version,
+        needs_tools=q.needs_tools, pro_bono=q.pro_bono, max_candidates=q.max_candidates,
+    )  # fmt: skip
 
 
 def _candidate(c: Any) -> Candidate:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cocore.canonical import canonicalize
-from cocore.crypto import KeyFormatError, ReplyOpener, SealScheme, seal_request, sha256_hex
+from cocore.crypto import ReplyOpener, sha256_hex
 from cocore.syntax import TidClock, parse_did
 
 from . import pricing
@@ -35,6 +35,7 @@ from .outbox import Outbox
 from .policy import Policy, PolicySource
 from .ratelimit import RateLimiter
 from .records import JobRecords, build
+from .sealing import Sealing, seal_for
 from .settle import Settler
 from .stages import Stopwatch
 from .terms import TermsGate
@@ -67,6 +68,7 @@ class PaidPath:
     failover_candidates: int = 3
     default_rpm: int = 0
     default_tpm: int = 0
+    sealing: Sealing = field(default_factory=Sealing)
     tids: TidClock = field(default_factory=TidClock)
     nonce: Callable[[], str] = field(default=lambda: os.urandom(16).hex())
     # Keys the `user` tags in the job log: stable across restarts, unguessable from outside.
@@ -103,24 +105,62 @@ class PaidPath:
             now=self.clock(), ttl_s=self.job_ttl_s, tids=self.tids, nonce=self.nonce,
         )  # fmt: skip
         watch.lap("records")
-        hold, candidates = await self._admit_and_pick(
-            caller, req, policy, records, accepted, watch=watch
-        )
-        watch.lap("admit_pick")
-        try:
-            attempts, openers = _seal(candidates, req.input_bytes)
-        except BaseException:
-            await self.exchange.release(hold.hold_id)
-            await self.matchmaker.release_lease(candidates[0].lease)
-            raise
-        watch.lap("seal")
-        job = RunningJob(
-            paid=self, caller=caller, req=req, policy=policy, records=records, hold=hold,
-            openers=openers, started_at=started, tpm=tpm, watch=watch,
-            events=self.matchmaker.dispatch(_spec(caller.did, req, records, policy), attempts),
+        openers: dict[tuple[str, str], ReplyOpener] = {}
+        presealed = self.sealing.preseal(req.model, req.input_bytes, openers)
+        watch.lap("preseal")
+
+        def seal(candidates: list[Candidate]) -> list[Attempt]:
+            self.sealing.picked(req.model, candidates)
+            return _seal(candidates, req.input_bytes, openers)
+
+        events = self.matchmaker.run(
+            _spec(caller.did, req, records, policy), _query(caller, req, accepted, self),
+            presealed, seal,
         )  # fmt: skip
-        await job.prime()
+        job = RunningJob(
+            paid=self, caller=caller, req=req, policy=policy, records=records, hold=NO_HOLD,
+            openers=openers, started_at=started, tpm=tpm, watch=watch, events=events,
+            _hold_open=False,
+        )  # fmt: skip
+        job.hold = await self._admit_while_priming(job)
+        job._hold_open = not req.routing.pro_bono
         return job
+
+    async def _admit_while_priming(self, job: RunningJob) -> Hold:
+        """The hold, taken while the job is picked, dispatched and primed; a refused hold
+        cancels the job at once, a job that fails gives its hold back."""
+        records = job.records
+        admit: Awaitable[Hold] = (
+            _no_hold() if job.req.routing.pro_bono else self.exchange.admit(
+                did=job.caller.did, amount=records.ceiling, currency=job.policy.currency,
+                key=records.key, job_uri=records.job.uri, ttl_s=self.hold_ttl_s,
+            )
+        )  # fmt: skip
+        holding = asyncio.ensure_future(job.watch.timed("admit", admit))
+        priming = asyncio.ensure_future(job.prime())
+        try:
+            await asyncio.wait((holding, priming), return_when=asyncio.FIRST_EXCEPTION)
+        except BaseException:  # cancelled: neither goes on alone
+            priming.cancel()
+            await asyncio.wait((holding, priming))
+            if not holding.cancelled() and holding.exception() is None:
+                await self._release(holding.result())
+            raise
+        if holding.done() and holding.exception() is not None:
+            priming.cancel()  # no hold: the job stops now, without waiting for its first token
+        await asyncio.wait((holding, priming))
+        hold = None if holding.exception() is not None else holding.result()
+        if hold is not None and not priming.cancelled() and priming.exception() is None:
+            return hold
+        if hold is not None:
+            await self._release(hold)
+        failures = [t.exception() for t in (holding, priming)
+                    if not t.cancelled() and t.exception() is not None]  # fmt: skip
+        raise _first([f for f in failures if f is not None])
+
+    async def _release(self, hold: Hold) -> None:
+        if hold.hold_id:
+            await self.exchange.release(hold.hold_id)
 
     def record(self, did: str, records: JobRecords, watch: Stopwatch) -> asyncio.Task[None]:
         """Queue the job's records in the durable outbox, in the background; the settler
@@ -145,39 +185,23 @@ class PaidPath:
         friends = list(await self.friends.of(did))
         return [p for p in pinned if p in friends] if pinned else friends
 
-    async def _admit_and_pick(
-        self, caller: Caller, req: InferenceRequest, policy: Policy, records: JobRecords,
-        accepted: list[str], *, watch: Stopwatch,
-    ) -> tuple[Hold, list[Candidate]]:  # fmt: skip
-        r = req.routing
-        query = PickQuery(
-            model=req.model, requester_did=caller.did, min_trust=r.min_trust,
-            accepted_providers=tuple(accepted) if r.provider else (),
-            friends=tuple(accepted) if r.friends_only else None, country=r.country,
-            min_version=r.min_version, needs_tools=req.needs_tools, pro_bono=r.pro_bono,
-            max_candidates=1 if r.provider else self.failover_candidates,
-        )  # fmt: skip
-        admit: Awaitable[Hold] = (
-            _no_hold() if r.pro_bono else self.exchange.admit(
-                did=caller.did, amount=records.ceiling, currency=policy.currency,
-                key=records.key, job_uri=records.job.uri, ttl_s=self.hold_ttl_s,
-            )
-        )  # fmt: skip
-        hold, picked = await asyncio.gather(
-            watch.timed("admit", admit), watch.timed("pick", self.matchmaker.pick(query)),
-            return_exceptions=True,
-        )  # fmt: skip
-        if isinstance(hold, Hold) and isinstance(picked, list):
-            return hold, picked
-        if isinstance(hold, Hold):
-            await self.exchange.release(hold.hold_id)
-        if isinstance(picked, list) and picked:  # e.g. a 402: the picked slot goes back now
-            await self.matchmaker.release_lease(picked[0].lease)
-        raise _first([x for x in (hold, picked) if isinstance(x, BaseException)])
+
+NO_HOLD = Hold("", 0)
 
 
 async def _no_hold() -> Hold:
-    return Hold("", 0)
+    return NO_HOLD
+
+
+def _query(caller: Caller, req: InferenceRequest, accepted: list[str], paid: PaidPath) -> PickQuery:
+    r = req.routing
+    return PickQuery(
+        model=req.model, requester_did=caller.did, min_trust=r.min_trust,
+        accepted_providers=tuple(accepted) if r.provider else (),
+        friends=tuple(accepted) if r.friends_only else None, country=r.country,
+        min_version=r.min_version, needs_tools=req.needs_tools, pro_bono=r.pro_bono,
+        max_candidates=1 if r.provider else paid.failover_candidates,
+    )  # fmt: skip
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -204,21 +228,21 @@ def _ceiling(req: InferenceRequest, policy: Policy) -> int:
     return pricing.ceiling(bound, req.sampling.max_tokens, policy.rate)
 
 
-def _seal(candidates: list[Candidate], plaintext: bytes) -> tuple[list[Attempt], list[ReplyOpener]]:
-    attempts, openers = [], []
+def _seal(
+    candidates: list[Candidate], plaintext: bytes, openers: dict[tuple[str, str], ReplyOpener]
+) -> list[Attempt]:
+    """One attempt per candidate with a usable key; its reply opener kept by machine."""
+    attempts = []
     for c in candidates:
-        try:
-            blob, pub, opener = seal_request(
-                SealScheme(c.enc_scheme), c.encryption_pub_key, plaintext
-            )
-        except (KeyFormatError, ValueError):
+        sealed = seal_for(c.enc_scheme, c.encryption_pub_key, plaintext)
+        if sealed is None:
             continue  # a malformed key: skip this machine, the next candidate may serve
+        blob, pub, openers[(c.did, c.machine_id)] = sealed
         attempts.append(Attempt(c.lease, blob, pub, c.enc_scheme))
-        openers.append(opener)
     if not attempts:
         raise Unavailable("no candidate provider had a usable encryption key",
                           code="no_providers_available")  # fmt: skip
-    return attempts, openers
+    return attempts
 
 
 def _milli(value: float | None) -> int | None:

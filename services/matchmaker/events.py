@@ -37,6 +37,10 @@ class MatchmakerEvents:
             "cocore_matchmaker_cooldowns", "Cooldowns started.", ["reason"], registry=r
         )
         self.forwarded = Counter("cocore_matchmaker_forwarded", "Attempts forwarded.", registry=r)
+        self.picked_dispatches = Counter(
+            "cocore_matchmaker_picked_dispatches", "Dispatches that picked first, by whether "
+            "the best candidate's input came presealed.", ["presealed"], registry=r,
+        )  # fmt: skip
         self.ttft = Histogram(
             "cocore_matchmaker_ttft_seconds", "Dispatch to first chunk.",
             buckets=_LATENCY_BUCKETS_S, registry=r,
@@ -68,6 +72,9 @@ class MatchmakerEvents:
 
     def pick_served(self, seconds: float) -> None:
         stage("matchmaker pick (handler)", seconds)
+
+    def picked_dispatch(self, presealed: bool) -> None:
+        self.picked_dispatches.labels("used" if presealed else "unsealed").inc()
 
     def dispatch_streaming(self, seconds: float) -> None:
         stage("matchmaker dispatch → first chunk", seconds)

@@ -10,9 +10,10 @@ from cocore.errors import CocoreError
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
 from cocore.proto.matchmaker.v1 import matchmaker_pb2_grpc as pb_grpc
 
-from .api import candidate, pick_filter, provider_info
+from .api import provider_info
 from .dispatch.front import Dispatcher
-from .errors import PickRefused, StreamClosed
+from .dispatch.pick import pick
+from .errors import StreamClosed
 from .service_auth import FORWARDED_HEADER, ServiceCredential
 from .streams.connection import ProviderStream
 from .streams.hub import Hub
@@ -41,17 +42,8 @@ class MatchmakerServicer(pb_grpc.MatchmakerServicer):
         self._credential = credential
 
     async def Pick(self, request: pb.PickRequest, context: Any) -> pb.PickResponse:
-        start = time.perf_counter()
         self._credential.check(context)
-        f = pick_filter(request)
-        try:
-            picks = self._hub.pool.pick(f, request.max_candidates or 1)
-        except PickRefused as e:
-            self._hub.events.pick_refused(e.code)
-            raise
-        response = pb.PickResponse(candidates=[candidate(p, f.requester_did) for p in picks])
-        self._hub.events.pick_served(time.perf_counter() - start)
-        return response
+        return pick(self._hub, request)
 
     async def Dispatch(
         self, request: pb.DispatchRequest, context: Any

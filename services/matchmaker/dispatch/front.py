@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
 
-from ..errors import LeaseInvalid
+from ..errors import DispatchInvalid, LeaseInvalid
 from ..pool import LeaseClaims, ProviderKey
 from ..streams.hub import Hub
 from .forward import Peers
 from .local import error_event, run_local
-from .validate import validate_dispatch
+from .pick import pick, presealed_attempts
+from .validate import validate_dispatch, validate_pick_dispatch
 
 # Where a machine's stream lives when this replica does not hold it (None: nowhere known).
 OwnerLookup = Callable[[ProviderKey], Awaitable[str | None]]
@@ -34,7 +35,19 @@ class Dispatcher:
 
     async def dispatch(self, request: pb.DispatchRequest, *, forwarded: bool) -> Events:
         """Events for the caller; bad requests raise before anything streams."""
-        validate_dispatch(request, self._hub.jobs, single=forwarded)
+        if request.HasField("pick"):
+            if forwarded:
+                raise DispatchInvalid("a forwarded Dispatch carries its attempt")
+            validate_pick_dispatch(request, self._hub.jobs)
+            picked = pick(self._hub, request.pick)
+            ready = presealed_attempts(picked, list(request.presealed))
+            self._hub.events.picked_dispatch(bool(ready))
+            if not ready:  # the caller seals for these and Dispatches them
+                yield pb.DispatchEvent(unsealed=picked)
+                return
+            request = pb.DispatchRequest(spec=request.spec, attempts=ready)
+        else:
+            validate_dispatch(request, self._hub.jobs, single=forwarded)
         spec, attempts = request.spec, request.attempts
         claims = [self._claims(attempt, spec.model) for attempt in attempts]
         last = pb.Error(code="no_attempt", message="no attempt was made")

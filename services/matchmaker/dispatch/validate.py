@@ -19,15 +19,37 @@ def validate_dispatch(request: pb.DispatchRequest, s: JobSettings, *, single: bo
     attempts = request.attempts
     if not attempts or len(attempts) > (1 if single else s.max_attempts):
         raise DispatchInvalid(f"between 1 and {s.max_attempts} attempts")
+    if request.presealed:
+        raise DispatchInvalid("presealed inputs go with a pick, not with attempts")
     _spec(request.spec, s)
     for attempt in attempts:
-        if not attempt.sealed_input or len(attempt.sealed_input) > s.max_input_bytes:
-            raise DispatchInvalid(
-                f"sealed_input must be 1..{s.max_input_bytes} bytes", code="input_too_large"
-            )
-        if not attempt.requester_pub_key or len(attempt.requester_pub_key) > 128:
-            raise DispatchInvalid("requester_pub_key is required")
-        _scheme(attempt.enc_scheme)
+        _sealed(attempt, s)
+
+
+def validate_pick_dispatch(request: pb.DispatchRequest, s: JobSettings) -> None:
+    """A Dispatch that picks first: no attempts yet, the pick matching the spec."""
+    if request.attempts:
+        raise DispatchInvalid("a Dispatch with a pick carries no attempts (they follow it)")
+    if len(request.presealed) > s.max_attempts:
+        raise DispatchInvalid(f"at most {s.max_attempts} presealed inputs")
+    _spec(request.spec, s)
+    pick, spec = request.pick, request.spec
+    if pick.model != spec.model or pick.requester_did != spec.requester_did:
+        raise DispatchInvalid("pick.model and pick.requester_did must match the spec")
+    for sealed in request.presealed:
+        if not sealed.did or not sealed.machine_id or not sealed.encryption_pub_key:
+            raise DispatchInvalid("a presealed input names its machine and key")
+        _sealed(sealed, s)
+
+
+def _sealed(sealed: pb.Attempt | pb.Presealed, s: JobSettings) -> None:
+    if not sealed.sealed_input or len(sealed.sealed_input) > s.max_input_bytes:
+        raise DispatchInvalid(
+            f"sealed_input must be 1..{s.max_input_bytes} bytes", code="input_too_large"
+        )
+    if not sealed.requester_pub_key or len(sealed.requester_pub_key) > 128:
+        raise DispatchInvalid("requester_pub_key is required")
+    _scheme(sealed.enc_scheme)
 
 
 def _spec(spec: pb.JobSpec, s: JobSettings) -> None:

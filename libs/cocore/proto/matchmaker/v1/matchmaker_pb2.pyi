@@ -493,26 +493,48 @@ class Attempt(_message.Message):
     def __init__(self, lease: _Optional[str] = ..., sealed_input: _Optional[bytes] = ..., requester_pub_key: _Optional[str] = ..., enc_scheme: _Optional[str] = ...) -> None: ...
 
 class DispatchRequest(_message.Message):
-    __slots__ = ("spec", "attempts")
+    __slots__ = ("spec", "attempts", "pick", "presealed")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    PICK_FIELD_NUMBER: _ClassVar[int]
+    PRESEALED_FIELD_NUMBER: _ClassVar[int]
     spec: JobSpec
     attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
-    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+    pick: PickRequest
+    presealed: _containers.RepeatedCompositeFieldContainer[Presealed]
+    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., pick: _Optional[_Union[PickRequest, _Mapping]] = ..., presealed: _Optional[_Iterable[_Union[Presealed, _Mapping]]] = ...) -> None: ...
+
+class Presealed(_message.Message):
+    __slots__ = ("did", "machine_id", "encryption_pub_key", "sealed_input", "requester_pub_key", "enc_scheme")
+    DID_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_PUB_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEALED_INPUT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_PUB_KEY_FIELD_NUMBER: _ClassVar[int]
+    ENC_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    did: str
+    machine_id: str
+    encryption_pub_key: str
+    sealed_input: bytes
+    requester_pub_key: str
+    enc_scheme: str
+    def __init__(self, did: _Optional[str] = ..., machine_id: _Optional[str] = ..., encryption_pub_key: _Optional[str] = ..., sealed_input: _Optional[bytes] = ..., requester_pub_key: _Optional[str] = ..., enc_scheme: _Optional[str] = ...) -> None: ...
 
 class DispatchEvent(_message.Message):
-    __slots__ = ("started", "chunks", "failover", "completed", "error")
+    __slots__ = ("started", "chunks", "failover", "completed", "error", "unsealed")
     STARTED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     FAILOVER_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    UNSEALED_FIELD_NUMBER: _ClassVar[int]
     started: Started
     chunks: Chunks
     failover: Failover
     completed: Completed
     error: Error
-    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., chunks: _Optional[_Union[Chunks, _Mapping]] = ..., failover: _Optional[_Union[Failover, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    unsealed: PickResponse
+    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., chunks: _Optional[_Union[Chunks, _Mapping]] = ..., failover: _Optional[_Union[Failover, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., unsealed: _Optional[_Union[PickResponse, _Mapping]] = ...) -> None: ...
 
 class Started(_message.Message):
     __slots__ = ("attempt", "did", "machine_id", "job_id")

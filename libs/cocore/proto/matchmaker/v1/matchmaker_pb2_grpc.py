@@ -156,7 +156,10 @@ class MatchmakerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Dispatch(self, request, context):
-        """Run a sealed job, failing over between the attempts before the first chunk.
+        """Run a sealed job, failing over between the attempts before the first chunk. With
+        `pick` instead of attempts, pick here first: the job runs at once when the best
+        candidate has a `presealed` input, else the answer is one `unsealed` event (the
+        candidates, as Pick returns them) to seal for and Dispatch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
