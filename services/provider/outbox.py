@@ -16,15 +16,24 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine, Executable, Table, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from cocore.atproto import AtprotoClient, AtprotoError, Create
 from cocore.errors import DeadlineExceeded, ResourceExhausted, Unauthenticated, Unavailable
-from cocore.storage import Database, sqlite_url, upgrade
+from cocore.storage import (
+    DuplicateKey,
+    TransactionConflict,
+    create_loop_sqlite_engine,
+    sqlite_url,
+    upgrade,
+)
 from cocore.syntax import parse_nsid, parse_record_key
 
 from . import events
@@ -35,103 +44,138 @@ log = logging.getLogger("cocore.provider.outbox")
 MIGRATIONS = Path(__file__).parent / "migrations"
 Clock = Callable[[], datetime]
 RETRYABLE = (Unavailable, DeadlineExceeded, ResourceExhausted, Unauthenticated)
+OUTBOX = cast(Table, OutboxRecord.__table__)
 
 
 class Outbox:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
+    """Every statement runs in the event loop's thread on one blocking connection (a short
+    transaction, no await inside): holding a receipt sits between the job's last token and
+    its completion frame, and a commit this way takes about 0.1 ms instead of several thread
+    hand-overs through aiosqlite."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
         self._clock = clock
+        self._insert = _RowInsert(engine)
 
     @classmethod
     async def open(cls, path: Path, clock: Clock) -> Outbox:
-        url = sqlite_url(path)
-        await upgrade(url, MIGRATIONS)
+        await upgrade(sqlite_url(path), MIGRATIONS)
         path.chmod(0o600)
-        return cls(Database.from_url(url), clock)
+        return cls(create_loop_sqlite_engine(path), clock)
 
     def now(self) -> datetime:
         return self._clock()
 
     async def close(self) -> None:
-        await self.db.dispose()
+        self.engine.dispose()
 
     async def hold(self, receipt: SignedReceipt) -> None:
         now = self._clock()
-        async with self.db.transaction() as s:
-            s.add(OutboxRecord(
-                rkey=str(receipt.rkey), collection=receipt.record["$type"], uri=receipt.uri,
-                cid=receipt.cid, record=receipt.record, state="held", attempts=0, last_error="",
-                next_attempt_at=now, created_at=now, updated_at=now,
-            ))  # fmt: skip
+        self._insert(
+            rkey=str(receipt.rkey), collection=receipt.record["$type"], uri=receipt.uri,
+            cid=receipt.cid, record=receipt.record, state="held", attempts=0, last_error="",
+            next_attempt_at=now, created_at=now, updated_at=now,
+        )  # fmt: skip
 
     async def release(self, rkey: str, *, delivered: bool) -> None:
         """The job's fate is known: publish its receipt, or forget it."""
-        async with self.db.transaction() as s:
-            rows = OutboxRecord.rkey == rkey, OutboxRecord.state == "held"
-            if delivered:
-                await s.execute(update(OutboxRecord).where(*rows).values(
-                    state="pending", next_attempt_at=self._clock(), updated_at=self._clock()
-                ))  # fmt: skip
-            else:
-                await s.execute(delete(OutboxRecord).where(*rows))
+        rows = OUTBOX.c.rkey == rkey, OUTBOX.c.state == "held"
+        if delivered:
+            now = self._clock()
+            self._write(update(OUTBOX).where(*rows).values(
+                state="pending", next_attempt_at=now, updated_at=now))  # fmt: skip
+        else:
+            self._write(delete(OUTBOX).where(*rows))
 
     async def drop_held(self) -> int:
-        async with self.db.transaction() as s:
-            result = await s.execute(delete(OutboxRecord).where(OutboxRecord.state == "held"))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return self._write(delete(OUTBOX).where(OUTBOX.c.state == "held"))
 
     async def due(self, limit: int = 16) -> list[OutboxRecord]:
-        async with self.db.session() as s:
-            query = (
-                select(OutboxRecord)
-                .where(
-                    OutboxRecord.state == "pending", OutboxRecord.next_attempt_at <= self._clock()
-                )
-                .order_by(OutboxRecord.created_at)
-                .limit(limit)
-            )
-            return list((await s.scalars(query)).all())
+        query = (
+            select(OutboxRecord)
+            .where(OutboxRecord.state == "pending", OutboxRecord.next_attempt_at <= self._clock())
+            .order_by(OutboxRecord.created_at)
+            .limit(limit)
+        )
+        with Session(self.engine, expire_on_commit=False) as s:
+            return list(s.scalars(query).all())
 
     async def next_attempt_at(self) -> datetime | None:
-        async with self.db.session() as s:
-            query = select(func.min(OutboxRecord.next_attempt_at)).where(
-                OutboxRecord.state == "pending"
-            )
-            return (await s.execute(query)).scalar()
+        query = select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.state == "pending")
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
 
     async def published(self, rkeys: list[str]) -> None:
         """Several rows published at once: one transaction."""
-        now = self._clock()
-        async with self.db.transaction() as s:
-            await s.execute(update(OutboxRecord).where(OutboxRecord.rkey.in_(rkeys)).values(
-                state="published", last_error="", updated_at=now,
-                attempts=OutboxRecord.attempts + 1,
-            ))  # fmt: skip
+        self._write(update(OUTBOX).where(OUTBOX.c.rkey.in_(rkeys)).values(
+            state="published", last_error="", updated_at=self._clock(),
+            attempts=OUTBOX.c.attempts + 1,
+        ))  # fmt: skip
 
     async def get(self, rkey: str) -> OutboxRecord | None:
-        async with self.db.session() as s:
-            return await s.get(OutboxRecord, rkey)
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.get(OutboxRecord, rkey)
 
     async def mark(self, rkey: str, state: str, error: str = "", delay_s: float = 0.0) -> None:
         now = self._clock()
-        async with self.db.transaction() as s:
-            await s.execute(update(OutboxRecord).where(OutboxRecord.rkey == rkey).values(
-                state=state, last_error=error, updated_at=now,
-                attempts=OutboxRecord.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=delay_s),
-            ))  # fmt: skip
+        self._write(update(OUTBOX).where(OUTBOX.c.rkey == rkey).values(
+            state=state, last_error=error, updated_at=now, attempts=OUTBOX.c.attempts + 1,
+            next_attempt_at=now + timedelta(seconds=delay_s),
+        ))  # fmt: skip
 
     async def counts(self) -> dict[str, int]:
-        async with self.db.session() as s:
-            query = select(OutboxRecord.state, func.count()).group_by(OutboxRecord.state)
-            return {state: int(n) for state, n in (await s.execute(query)).all()}
+        query = select(OUTBOX.c.state, func.count()).group_by(OUTBOX.c.state)
+        with self.engine.connect() as conn:
+            return {state: int(n) for state, n in conn.execute(query).all()}
 
     async def prune_published(self, older_than: timedelta) -> None:
         cutoff = self._clock() - older_than
-        async with self.db.transaction() as s:
-            await s.execute(delete(OutboxRecord).where(
-                OutboxRecord.state == "published", OutboxRecord.updated_at < cutoff
-            ))  # fmt: skip
+        self._write(delete(OUTBOX).where(
+            OUTBOX.c.state == "published", OUTBOX.c.updated_at < cutoff))  # fmt: skip
+
+    def _write(self, statement: Executable) -> int:
+        """One statement in its own transaction; the rows it touched."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
+
+class _RowInsert:
+    """One outbox row inserted in its own transaction straight through the driver: the
+    column types' own bind processors encode the values (the bytes SQLAlchemy would write),
+    without the Core round of events, compilation lookup and result set-up (about 1 ms a
+    transaction here, against 0.1 ms for the insert itself)."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        self._columns = [c.name for c in OUTBOX.columns]
+        self._encoders = [c.type.dialect_impl(dialect).bind_processor(dialect)
+                          for c in OUTBOX.columns]  # fmt: skip
+        marks = ", ".join("?" * len(self._columns))
+        self._sql = f"INSERT INTO {OUTBOX.name} ({', '.join(self._columns)}) VALUES ({marks})"  # noqa: S608
+        self._engine = engine
+
+    def __call__(self, **values: Any) -> None:
+        params = [
+            values[name] if encode is None else encode(values[name])
+            for name, encode in zip(self._columns, self._encoders, strict=True)
+        ]
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute(self._sql, params)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            raise DuplicateKey("the outbox already holds a record at this rkey") from None
+        except sqlite3.OperationalError as e:  # locked past the busy timeout, disk full, …
+            raise TransactionConflict(f"the outbox could not be written: {e}") from None
+        finally:
+            connection.close()  # back to the pool (the one connection stays open)
 
 
 class Publisher:

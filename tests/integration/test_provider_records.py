@@ -201,14 +201,8 @@ async def test_the_outbox_survives_a_pds_blip_and_a_restart(world: dict[str, Any
 
 
 async def _copy_row(outbox: Outbox, row: Any) -> None:
-    from services.provider.db import OutboxRecord
-
-    async with outbox.db.transaction() as s:
-        s.add(OutboxRecord(
-            rkey=row.rkey, collection=row.collection, uri=row.uri, cid=row.cid,
-            record=row.record, state="pending", attempts=0, last_error="",
-            next_attempt_at=outbox.now(), created_at=outbox.now(), updated_at=outbox.now(),
-        ))  # fmt: skip
+    await outbox.hold(row)  # held, then delivered: pending, as the runner leaves it
+    await outbox.release(row.rkey, delivered=True)
 
 
 async def test_stop_drains_and_publishes_serving_false(world: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from .base import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, make_metadata
 from .database import Database
-from .engine import FRESH_PLANS_SQL, create_engine
+from .engine import FRESH_PLANS_SQL, create_engine, create_loop_sqlite_engine
 from .errors import (
     ConstraintViolation,
     DatabaseUnavailable,
@@ -39,6 +39,7 @@ __all__ = [
     "UtcDateTime",
     "compact_json",
     "create_engine",
+    "create_loop_sqlite_engine",
     "current_revision",
     "head_revision",
     "make_alembic_config",

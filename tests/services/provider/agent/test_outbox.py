@@ -7,7 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cocore.atproto import AtprotoUnavailable, WriteResult, XrpcInvalidRequest
+from cocore.storage import DuplicateKey
 from cocore.syntax import parse_at_uri, parse_cid
 from services.provider.outbox import Outbox, Publisher
 from services.provider.records.pricing import TokenRate
@@ -62,6 +65,30 @@ async def test_held_receipts_wait_for_delivery_and_a_restart_forgets_them(tmp_pa
     await reopened.close()
 
 
+async def test_a_held_row_reads_back_as_written_and_a_second_hold_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    now = [f.T0 + timedelta(microseconds=123_456)]
+    box = await Outbox.open(tmp_path / "o.sqlite", lambda: now[0])
+    held = receipt(tmp_path)
+    await box.hold(held)  # straight through the driver, encoded by the column types
+    row = await box.get(held.rkey)  # read back through the ORM
+    assert row is not None
+    assert (row.uri, row.cid, row.record, row.state, row.attempts, row.last_error) == (
+        held.uri, held.cid, held.record, "held", 0, "")  # fmt: skip
+    assert row.next_attempt_at == row.created_at == row.updated_at == now[0]
+    with pytest.raises(DuplicateKey):
+        await box.hold(held)
+    assert await box.counts() == {"held": 1}
+    earlier = receipt(tmp_path)
+    now[0] -= timedelta(microseconds=1)
+    await box.hold(earlier)  # held later, created a microsecond earlier by the clock
+    for r in (held, earlier):
+        await box.release(r.rkey, delivered=True)
+    assert [r.rkey for r in await box.due()] == [earlier.rkey, held.rkey]  # by created_at
+    await box.close()
+
+
 async def test_the_publisher_retries_blips_with_backoff_and_parks_refusals(tmp_path: Path) -> None:
     now = [f.T0]
     box = await Outbox.open(tmp_path / "o.sqlite", lambda: now[0])
@@ -96,10 +123,8 @@ async def test_the_migrations_create_exactly_the_models_tables(tmp_path: Path) -
 
     box = await Outbox.open(tmp_path / "o.sqlite", lambda: f.T0)
     try:
-        async with box.db.engine.connect() as conn:
-            diff = await conn.run_sync(
-                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
-            )
+        with box.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     finally:
         await box.close()
     assert diff == []
