@@ -42,6 +42,9 @@ from .terms import TermsGate
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 JWT_MAX_LIFETIME_S = 300  # service-auth tokens for key management live at most 5 minutes
 FLUSH_INTERVAL_S = 10.0
+# Idle HTTP connections stay open this long: longer than the edge's upstream idle timeout (60 s,
+# envoy.yaml), so Envoy always closes first and never sends on a connection closing here.
+KEEP_ALIVE_S = 75
 
 
 def utc_now() -> datetime:
@@ -133,7 +136,7 @@ async def start(config: GatewayConfig, clock: Callable[[], datetime] = utc_now) 
     http = _QuietServer(uvicorn.Config(
         build_app(ctx), host=config.http_host, port=config.http_port, lifespan="off",
         access_log=False, log_level="warning", timeout_graceful_shutdown=10,
-        http=config.http_parser,
+        http=config.http_parser, timeout_keep_alive=KEEP_ALIVE_S,
     ))  # fmt: skip
     http_task = asyncio.create_task(http.serve(), name="gateway-http")
     while not http.started:

@@ -88,3 +88,16 @@ def test_envoy_accepts_the_cluster_config() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stdout
+
+
+def test_the_edge_closes_idle_gateway_connections_before_the_gateway_does() -> None:
+    """Otherwise a request can be sent on a connection the gateway is closing (a 503)."""
+    from services.gateway.server import KEEP_ALIVE_S
+
+    config = yaml.safe_load(COMMITTED.read_text())
+    (gateway,) = [c for c in config["static_resources"]["clusters"] if c["name"] == "gateway"]
+    options = gateway["typed_extension_protocol_options"][
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    ]
+    idle = options["common_http_protocol_options"]["idle_timeout"]
+    assert idle.endswith("s") and 0 < float(idle[:-1]) < KEEP_ALIVE_S
