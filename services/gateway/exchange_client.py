@@ -30,6 +30,9 @@ class Hold:
     amount: int
 
 
+NO_HOLD = Hold("", 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     settled: bool

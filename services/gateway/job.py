@@ -19,9 +19,9 @@ from .errors import (
     ProviderError,
     ProviderTimeout,
 )
-from .exchange_client import Hold, Settled
+from .exchange_client import NO_HOLD, Hold, Settled
 from .inference import InferenceRequest
-from .matchmaker_client import Chunks, Completed, Event, Failed, Failover, Started
+from .matchmaker_client import NEVER_RAN, Chunks, Completed, Event, Failed, Failover, Started
 from .output import Delta, Opened
 from .policy import Policy
 from .pricing import rate_price
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from .paid import Caller, PaidPath
 
 _TIMEOUTS = ("first_chunk_timeout", "idle_timeout", "accept_timeout", "deadline_exceeded")
-_BUSY = ("no_attempt", "no_attempt_left", "at_capacity", "providers_busy", "model_not_loaded",
-         "provider_disconnected", "attempt_ended", "draining")  # fmt: skip
+_BUSY = NEVER_RAN | {"no_attempt", "no_attempt_left"}
 _REFUSED_INPUT = ("invalid_request", "context_too_long", "input_too_large")
 
 
@@ -54,7 +53,6 @@ class RunningJob:
     req: InferenceRequest
     policy: Policy
     records: JobRecords
-    hold: Hold
     openers: dict[tuple[str, str], ReplyOpener]  # by machine (did, machine_id)
     events: AsyncIterator[Event]
     started_at: float
@@ -69,7 +67,13 @@ class RunningJob:
     settlement: asyncio.Task[Settled | None] | None = None
     _buffer: list[Event] = field(default_factory=list)
     _opened: Opened | None = None
-    _hold_open: bool = True
+    hold: Hold = NO_HOLD  # until `held`: the hold is taken while the job starts
+    _hold_open: bool = False
+    _ended: bool = False  # its one job_ended line is written
+
+    def held(self, hold: Hold) -> None:
+        """The exchange holds `hold` for this job: captured at settlement, else released."""
+        self.hold, self._hold_open = hold, bool(hold.hold_id)
 
     async def prime(self) -> None:
         """Read until the first chunk (or the end): failover happens before it, and a job
@@ -169,8 +173,8 @@ class RunningJob:
         if self._hold_open:
             self._hold_open = False
             await self.paid.exchange.release(self.hold.hold_id)
-            events.job_ended(*ended)
-        elif outcome == "completed":
+        if not self._ended:
+            self._ended = True
             events.job_ended(*ended)
 
     @property

@@ -24,7 +24,7 @@ from .errors import InvalidRequest, ModelNotFound, NoProviders, Unavailable
 CONTENT, REASONING, TOOL_CALL = 1, 2, 3  # the proto's Channel values
 PICK_TIMEOUT_S = 5.0
 # An attempt that ended with one of these never ran: another pick may find a machine that can.
-ELSEWHERE = frozenset({
+NEVER_RAN = frozenset({
     "provider_not_connected", "provider_busy", "at_capacity", "providers_busy",
     "model_not_served", "model_not_loaded", "provider_draining", "draining",
     "enc_scheme_mismatch", "attempt_ended", "provider_disconnected",
@@ -192,7 +192,7 @@ class MatchmakerClient:
                     candidates = [_candidate(c) for c in raw.unsealed.candidates]
                     break
                 event = _event(raw)
-                if isinstance(event, Failed) and not streamed and event.code in ELSEWHERE:
+                if isinstance(event, Failed) and not streamed and event.code in NEVER_RAN:
                     break  # the presealed attempts could not start: fail over below
                 streamed = streamed or isinstance(event, Chunks)
                 yield event

@@ -18,14 +18,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cocore.canonical import canonicalize
-from cocore.crypto import ReplyOpener, sha256_hex
+from cocore.crypto import sha256_hex
 from cocore.syntax import TidClock, parse_did
 
 from . import pricing
 from .errors import GatewayError, InsufficientBalance, Unavailable
-from .exchange_client import ExchangeClient, Hold
+from .exchange_client import NO_HOLD, ExchangeClient, Hold
 from .friends import Friends
 from .inference import InferenceRequest
 from .job import RunningJob
@@ -35,7 +36,7 @@ from .outbox import Outbox
 from .policy import Policy, PolicySource
 from .ratelimit import RateLimiter
 from .records import JobRecords, build
-from .sealing import Sealing, seal_for
+from .sealing import Openers, Sealing
 from .settle import Settler
 from .stages import Stopwatch
 from .terms import TermsGate
@@ -105,25 +106,22 @@ class PaidPath:
             now=self.clock(), ttl_s=self.job_ttl_s, tids=self.tids, nonce=self.nonce,
         )  # fmt: skip
         watch.lap("records")
-        openers: dict[tuple[str, str], ReplyOpener] = {}
+        openers: Openers = {}
         presealed = self.sealing.preseal(req.model, req.input_bytes, openers)
         watch.lap("preseal")
 
         def seal(candidates: list[Candidate]) -> list[Attempt]:
-            self.sealing.picked(req.model, candidates)
-            return _seal(candidates, req.input_bytes, openers)
+            return self.sealing.seal(req.model, candidates, req.input_bytes, openers)
 
         events = self.matchmaker.run(
-            _spec(caller.did, req, records, policy), _query(caller, req, accepted, self),
+            _spec(caller.did, req, records, policy), self._query(caller, req, accepted),
             presealed, seal,
         )  # fmt: skip
         job = RunningJob(
-            paid=self, caller=caller, req=req, policy=policy, records=records, hold=NO_HOLD,
-            openers=openers, started_at=started, tpm=tpm, watch=watch, events=events,
-            _hold_open=False,
+            paid=self, caller=caller, req=req, policy=policy, records=records, openers=openers,
+            started_at=started, tpm=tpm, watch=watch, events=events,
         )  # fmt: skip
-        job.hold = await self._admit_while_priming(job)
-        job._hold_open = not req.routing.pro_bono
+        job.held(await self._admit_while_priming(job))
         return job
 
     async def _admit_while_priming(self, job: RunningJob) -> Hold:
@@ -140,27 +138,38 @@ class PaidPath:
         priming = asyncio.ensure_future(job.prime())
         try:
             await asyncio.wait((holding, priming), return_when=asyncio.FIRST_EXCEPTION)
+            if holding.done() and not _ok(holding):
+                priming.cancel()  # no hold: the job stops now, without waiting for its first token
+            await asyncio.wait((holding, priming))
         except BaseException:  # cancelled: neither goes on alone
             priming.cancel()
             await asyncio.wait((holding, priming))
-            if not holding.cancelled() and holding.exception() is None:
-                await self._release(holding.result())
+            await self._undo(job, holding, priming)
             raise
-        if holding.done() and holding.exception() is not None:
-            priming.cancel()  # no hold: the job stops now, without waiting for its first token
-        await asyncio.wait((holding, priming))
-        hold = None if holding.exception() is not None else holding.result()
-        if hold is not None and not priming.cancelled() and priming.exception() is None:
-            return hold
-        if hold is not None:
-            await self._release(hold)
-        failures = [t.exception() for t in (holding, priming)
-                    if not t.cancelled() and t.exception() is not None]  # fmt: skip
+        if _ok(holding) and _ok(priming):
+            return holding.result()
+        await self._undo(job, holding, priming)
+        failures = [t.exception() for t in (holding, priming) if t.done() and not t.cancelled()]
         raise _first([f for f in failures if f is not None])
 
-    async def _release(self, hold: Hold) -> None:
-        if hold.hold_id:
-            await self.exchange.release(hold.hold_id)
+    async def _undo(
+        self, job: RunningJob, holding: asyncio.Future[Hold], priming: asyncio.Future[None]
+    ) -> None:
+        """Whichever half succeeded goes back: the hold is released, a primed job ends."""
+        if _ok(holding) and holding.result().hold_id:
+            await self.exchange.release(holding.result().hold_id)
+        if _ok(priming):  # a job that failed to prime has closed itself
+            await job.close("refused")
+
+    def _query(self, caller: Caller, req: InferenceRequest, accepted: list[str]) -> PickQuery:
+        r = req.routing
+        return PickQuery(
+            model=req.model, requester_did=caller.did, min_trust=r.min_trust,
+            accepted_providers=tuple(accepted) if r.provider else (),
+            friends=tuple(accepted) if r.friends_only else None, country=r.country,
+            min_version=r.min_version, needs_tools=req.needs_tools, pro_bono=r.pro_bono,
+            max_candidates=1 if r.provider else self.failover_candidates,
+        )  # fmt: skip
 
     def record(self, did: str, records: JobRecords, watch: Stopwatch) -> asyncio.Task[None]:
         """Queue the job's records in the durable outbox, in the background; the settler
@@ -186,22 +195,12 @@ class PaidPath:
         return [p for p in pinned if p in friends] if pinned else friends
 
 
-NO_HOLD = Hold("", 0)
+def _ok(task: asyncio.Future[Any]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 async def _no_hold() -> Hold:
     return NO_HOLD
-
-
-def _query(caller: Caller, req: InferenceRequest, accepted: list[str], paid: PaidPath) -> PickQuery:
-    r = req.routing
-    return PickQuery(
-        model=req.model, requester_did=caller.did, min_trust=r.min_trust,
-        accepted_providers=tuple(accepted) if r.provider else (),
-        friends=tuple(accepted) if r.friends_only else None, country=r.country,
-        min_version=r.min_version, needs_tools=req.needs_tools, pro_bono=r.pro_bono,
-        max_candidates=1 if r.provider else paid.failover_candidates,
-    )  # fmt: skip
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -226,23 +225,6 @@ def _first(failures: list[BaseException]) -> BaseException:
 def _ceiling(req: InferenceRequest, policy: Policy) -> int:
     bound = pricing.input_token_bound(len(req.input_bytes), req.spec_json_bytes, req.message_count)
     return pricing.ceiling(bound, req.sampling.max_tokens, policy.rate)
-
-
-def _seal(
-    candidates: list[Candidate], plaintext: bytes, openers: dict[tuple[str, str], ReplyOpener]
-) -> list[Attempt]:
-    """One attempt per candidate with a usable key; its reply opener kept by machine."""
-    attempts = []
-    for c in candidates:
-        sealed = seal_for(c.enc_scheme, c.encryption_pub_key, plaintext)
-        if sealed is None:
-            continue  # a malformed key: skip this machine, the next candidate may serve
-        blob, pub, openers[(c.did, c.machine_id)] = sealed
-        attempts.append(Attempt(c.lease, blob, pub, c.enc_scheme))
-    if not attempts:
-        raise Unavailable("no candidate provider had a usable encryption key",
-                          code="no_providers_available")  # fmt: skip
-    return attempts
 
 
 def _milli(value: float | None) -> int | None:

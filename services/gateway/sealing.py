@@ -13,18 +13,32 @@ from dataclasses import dataclass, field
 
 from cocore.crypto import KeyFormatError, ReplyOpener, SealScheme, seal_request
 
+from .errors import Unavailable
 from .matchmaker_client import Attempt, Candidate, Presealed
 
 AHEAD = 2  # machines sealed for ahead, per model
 MODELS = 1024  # models remembered
 
 
-def seal_for(scheme: str, key: str, plaintext: bytes) -> tuple[bytes, str, ReplyOpener] | None:
-    """(sealed input, requester public key, reply opener); None for an unusable key."""
-    try:
-        return seal_request(SealScheme(scheme), key, plaintext)
-    except (KeyFormatError, ValueError):
-        return None
+Openers = dict[tuple[str, str], ReplyOpener]  # by machine (did, machine_id)
+
+
+def _sealed_to(
+    candidates: list[Candidate], plaintext: bytes, openers: Openers
+) -> list[tuple[Candidate, Attempt]]:
+    """The input sealed to each candidate with a usable key (a malformed key skips that
+    machine), its reply opener kept by machine."""
+    out = []
+    for c in candidates:
+        try:
+            blob, pub, opener = seal_request(
+                SealScheme(c.enc_scheme), c.encryption_pub_key, plaintext
+            )
+        except (KeyFormatError, ValueError):
+            continue
+        openers[(c.did, c.machine_id)] = opener
+        out.append((c, Attempt(c.lease, blob, pub, c.enc_scheme)))
+    return out
 
 
 @dataclass
@@ -32,8 +46,19 @@ class Sealing:
     ahead: int = AHEAD
     _recent: dict[str, list[Candidate]] = field(default_factory=dict)
 
-    def picked(self, model: str, candidates: list[Candidate]) -> None:
-        """The matchmaker chose these (best first): seal ahead for the best next time."""
+    def seal(
+        self, model: str, candidates: list[Candidate], plaintext: bytes, openers: Openers
+    ) -> list[Attempt]:
+        """One attempt per candidate the pick returned; the best is sealed ahead for next
+        time."""
+        self._picked(model, candidates)
+        attempts = [attempt for _, attempt in _sealed_to(candidates, plaintext, openers)]
+        if not attempts:
+            raise Unavailable("no candidate provider had a usable encryption key",
+                              code="no_providers_available")  # fmt: skip
+        return attempts
+
+    def _picked(self, model: str, candidates: list[Candidate]) -> None:
         if not candidates or self.ahead <= 0:
             return
         best = candidates[0]
@@ -43,16 +68,8 @@ class Sealing:
         while len(self._recent) > MODELS:
             del self._recent[next(iter(self._recent))]
 
-    def preseal(
-        self, model: str, plaintext: bytes, openers: dict[tuple[str, str], ReplyOpener]
-    ) -> list[Presealed]:
+    def preseal(self, model: str, plaintext: bytes, openers: Openers) -> list[Presealed]:
         """The input sealed to the machines this model's jobs went to lately."""
-        out = []
-        for c in self._recent.get(model, ()):
-            sealed = seal_for(c.enc_scheme, c.encryption_pub_key, plaintext)
-            if sealed is None:
-                continue
-            blob, pub, openers[(c.did, c.machine_id)] = sealed
-            out.append(Presealed(c.did, c.machine_id, c.encryption_pub_key,
-                                 Attempt("", blob, pub, c.enc_scheme)))  # fmt: skip
-        return out
+        recent = self._recent.get(model, [])
+        return [Presealed(c.did, c.machine_id, c.encryption_pub_key, attempt)
+                for c, attempt in _sealed_to(recent, plaintext, openers)]  # fmt: skip
