@@ -4,8 +4,8 @@ SQLAlchemy's per-value bind processing and per-statement compilation were most o
 cost, so the writer speaks the driver's own placeholders here, writing values exactly as the
 column types would (UTC text on SQLite, aware datetimes on PostgreSQL). Statement texts are
 built once per table and dialect, so both drivers' prepared-statement caches keep hitting;
-`IN (…)` lists are one bound parameter (a JSON array on SQLite, an array on PostgreSQL), and
-multi-row inserts one statement over column arrays on PostgreSQL.
+`IN (…)` lists are one bound parameter (a JSON array on SQLite, an array on PostgreSQL); on
+PostgreSQL new rows go in by binary COPY and upserts as one statement over column arrays.
 SQLAlchemy begins and ends the transaction; in between, statements go straight to the driver
 connection: one aiosqlite thread hop each (instead of three or four, each a GIL hand-over),
 or one asyncpg call. Driver errors surface as `StoreUnavailable`.
@@ -72,6 +72,20 @@ class Sql:
         for chunk in _chunks(rows):
             with _driver_errors():
                 await self._driver.execute(sql, *map(list, zip(*chunk, strict=True)))
+
+    async def append(
+        self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows no other writer can have added (the caller holds the writer lock): an
+        executemany on SQLite, a binary COPY on PostgreSQL, which encodes each value with its
+        column's codec (array parameters cost the driver a type check per element: twice the
+        client CPU) and which the server writes a page of rows at a time."""
+        if self.sqlite:
+            await self.many(insert_sql(True, table, columns), rows)
+            return
+        for chunk in _chunks(rows):
+            with _driver_errors():
+                await self._driver.copy_records_to_table(table, records=chunk, columns=columns)
 
     async def select_in(
         self, table: str, columns: Sequence[str], key: str, values: Iterable[str]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cocore.storage import FRESH_PLANS_SQL, Database
 from cocore.syntax import Nsid
 
-from .bulk import Sql, insert_sql, time_columns, update_sql, upsert_sql
+from .bulk import Sql, time_columns, update_sql, upsert_sql
 from .db import RECORD_TABLES, feed, new_repo_row, receipts, repos
 from .items import (
     AccountStatus,
@@ -200,7 +200,7 @@ class _Txn:
             if delta is not None:
                 self.deltas.change(collection, *delta)
         sqlite = self.sql.sqlite
-        await self.sql.insert(insert_sql(sqlite, table.name, spec.columns), new)
+        await self.sql.append(table.name, spec.columns, new)
         await self.sql.insert(upsert_sql(sqlite, table.name, spec.columns, ("uri",), "rev"), rows)
         await self.sql.delete_in(table.name, "uri", deletes)
         await self.sql.insert(upsert_sql(sqlite, "tombstones", _TOMBSTONE, ("uri",), "rev"), tombs)
@@ -213,7 +213,7 @@ class _Txn:
             source, to_time = self.batch.source, self.sql.time
             rows = [new_repo_row(d, source, self.now) for d in new]
             columns = tuple(rows[0])
-            await self.sql.insert(insert_sql(self.sql.sqlite, "repos", columns), [
+            await self.sql.append("repos", columns, [
                 tuple(to_time(v) if isinstance(v, datetime) else v for v in r.values())
                 for r in rows
             ])  # fmt: skip
@@ -283,7 +283,7 @@ class _Txn:
             for i, row in enumerate(self.feed_rows, start=1):
                 row["seq"] = head + i
             at = self.at
-            await sql.insert(insert_sql(sql.sqlite, "feed", _FEED), (
+            await sql.append("feed", _FEED, (
                 (r["seq"], r["action"], r["uri"], r["collection"], r["repo"], r["rkey"],
                  r["cid"], r["rev"], r["record"], at)
                 for r in self.feed_rows
