@@ -12,9 +12,10 @@
    per event of the serving process (its event loop, its driver threads) and of the worker.
 2. Queries: `--receipts` receipts across 1,000 providers are bulk-loaded into the receipts
    table (sqlite3 executemany / PostgreSQL COPY, indexes in place), then `listReceipts?provider=`
-   with limit 50 is called through the real HTTP stack (httpx → uvicorn → starlette → SQL)
-   by a client in a process of its own (bench/_appview_client.py, as a real client is),
-   sequentially, timed per request (p50/p99) at the client and in the handler, plus the
+   with limit 50 is called through the real HTTP stack (client → uvicorn → starlette → SQL)
+   by clients in processes of their own (bench/_appview_client.py, as a real client is: httpx,
+   and a minimal HTTP/1.1 client without a library's own cost, in turn), sequentially,
+   timed per request (p50/p99) at each client and in the handler, plus the
    store-level query alone: first quiet, then while the same process ingests the recorded
    stream into the same database ("ingesting").
 
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvloop
 from sqlalchemy.engine import make_url
 
 from bench import _appview_frames as frames
@@ -325,11 +327,12 @@ async def bench_queries(
         http_server = await serve_http(build_app(queries, server_times, _ok), "127.0.0.1", 0)
         rng = random.Random(7)
         try:
-            async with _Client(f"http://127.0.0.1:{http_server.port}") as client:
+            base = f"http://127.0.0.1:{http_server.port}"
+            async with _Client(base, "httpx") as client, _Client(base, "raw") as raw:
                 for mode in ("quiet", "ingesting"):
                     out[mode] = await _measure(
                         db, stream if mode == "ingesting" else None, requests, last_seq=commits,
-                        http_call=client.call,
+                        http_calls=(client.call, raw.call),
                         store_call=lambda: _store_call(reader, rng.choice(providers)),
                         server_times=server_times,
                     )  # fmt: skip
@@ -345,17 +348,21 @@ async def _measure(
     requests: int,
     *,
     last_seq: int,
-    http_call: Any,
+    http_calls: tuple[Any, Any],
     store_call: Any,
     server_times: _ServerTimes,
 ) -> dict[str, float]:
-    """HTTP and store-level calls, alternating; with a stream, only while it is being ingested."""
+    """HTTP calls (httpx, then the minimal client) and a store-level call, in turn; with a
+    stream, only while it is being ingested."""
     async with contextlib.AsyncExitStack() as stack:
         replay = None if stream is None else await stack.enter_async_context(replaying(db, stream))
+        http_call, raw_call = http_calls
         for _ in range(100):
             await http_call()  # warm the pool, the statement cache and the page cache
+            await raw_call()
             await store_call()
         http: list[float] = []
+        raw: list[float] = []
         store: list[float] = []
         if replay is not None:
             await replay.reaches(1000)  # the stream is flowing
@@ -364,15 +371,18 @@ async def _measure(
         probe = asyncio.create_task(_loop_lag(lags))
         while len(http) < requests:
             http.append(await http_call())
+            raw.append(await raw_call())
             store.append(await _time_one(store_call))
             if replay is not None and replay.cursor() >= last_seq:
                 break  # only count requests served while ingest ran
         probe.cancel()
-        handler = server_times.seconds[-len(http) :]
+        handler = server_times.seconds[-2 * len(http) :]
         result = {
             "requests": len(http),
             "http_p50": _pct(http, 50),
             "http_p99": _pct(http, 99),
+            "raw_p50": _pct(raw, 50),
+            "raw_p99": _pct(raw, 99),
             "handler_p50": _pct(handler, 50),
             "handler_p99": _pct(handler, 99),
             "store_p50": _pct(store, 50),
@@ -413,13 +423,13 @@ async def _ok() -> bool:
 class _Client:
     """bench/_appview_client.py in a child process, stepped one request at a time."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
+    def __init__(self, base_url: str, kind: str) -> None:
+        self.base_url, self.kind = base_url, kind
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> _Client:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench._appview_client", self.base_url, "7",
+            sys.executable, "-m", "bench._appview_client", self.base_url, "7", self.kind,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
         )  # fmt: skip
         return self
@@ -514,10 +524,10 @@ async def run(args: argparse.Namespace) -> None:
                 rows.append((backend, rate, q))
     print()
     print(
-        "| backend | ingest events/s | listReceipts | p50 / p99 ms: client round trip | handler "
-        "| store query | event-loop lag p99 ms |"
+        "| backend | ingest events/s | listReceipts | p50 / p99 ms: round trip, httpx client "
+        "| round trip, minimal client | handler | store query | event-loop lag p99 ms |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for backend, rate, q in rows:
         for mode, m in q.items():
             during = (
@@ -528,14 +538,16 @@ async def run(args: argparse.Namespace) -> None:
             print(
                 f"| {backend} | {rate:,.0f} | {mode}{during}, {m['requests']:,.0f} requests | "
                 f"{m['http_p50']:.2f} / {m['http_p99']:.2f} | "
+                f"{m['raw_p50']:.2f} / {m['raw_p99']:.2f} | "
                 f"{m['handler_p50']:.2f} / {m['handler_p99']:.2f} | "
                 f"{m['store_p50']:.2f} / {m['store_p99']:.2f} | {m['lag_p99']:.2f} |"
             )
     print(
         f"\n{args.receipts:,} receipts over 1,000 providers, limit 50, up to {args.requests:,} "
-        f"sequential requests (each timed at the client, in the handler, and as the store "
-        f"query alone); 'ingesting': the same process replays the recorded stream into "
-        f"the same database meanwhile; load average {os.getloadavg()[0]:.2f} at the end"
+        f"sequential requests (each timed at two clients — httpx, and a minimal HTTP/1.1 "
+        f"client — in the handler, and as the store query alone); 'ingesting': the same "
+        f"process replays the recorded stream into the same database meanwhile; load average "
+        f"{os.getloadavg()[0]:.2f} at the end"
     )
 
 
@@ -549,7 +561,7 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="decode and validate in the serving process"
     )
-    asyncio.run(run(parser.parse_args()))
+    uvloop.run(run(parser.parse_args()))  # the event loop the AppView runs on
 
 
 if __name__ == "__main__":

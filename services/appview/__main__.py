@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+
+import uvloop
 
 from cocore.rpc import run_until_signal
 
@@ -31,4 +32,4 @@ async def _main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main())
+    uvloop.run(_main())  # libuv's loop: cheaper socket I/O for asyncpg, uvicorn and gRPC

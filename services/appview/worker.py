@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import uvloop
+
 from cocore.errors import CocoreError, Unavailable
 
 from .front import Checked, Front, FrontConfig
@@ -125,7 +127,7 @@ def main() -> None:
     sys.stdout = sys.stderr  # nothing else may write into the pipe
     threading.Thread(target=_exit_when_orphaned, daemon=True).start()
     try:
-        asyncio.run(_child(config, out))
+        uvloop.run(_child(config, out))
     except BrokenPipeError:
         os._exit(0)  # the parent went away mid-write
 
