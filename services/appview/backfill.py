@@ -78,7 +78,9 @@ class Backfiller:
 
     async def backfill(self, did: Did, source: str | None) -> int:
         """List every cocore record of `did` and apply it; returns how many were listed."""
-        async with AtprotoClient.anonymous(await self._endpoint(did, source)) as client:
+        endpoint = await self._endpoint(did, source)
+        transport = await self._resolver.pin(endpoint)
+        async with AtprotoClient.anonymous(endpoint, transport=transport) as client:
             latest = await client.xrpc.query("com.atproto.sync.getLatestCommit", {"did": did})
             rev = str(parse_tid(latest.get("rev") if isinstance(latest, dict) else None))
             description = await client.describe_repo(did)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
+import socket
 from typing import Any
 
 import httpx
 import pytest
 
-from cocore.atproto import EndpointPolicy, IdentityResolver, UnsafeEndpoint
+from cocore.atproto import (
+    AtprotoError,
+    EndpointPolicy,
+    IdentityResolver,
+    PinnedTransport,
+    UnsafeEndpoint,
+    XrpcClient,
+    system_resolve,
+)
 from cocore.syntax import parse_did
 from tests.lib.test_atproto_units import FakeClock, plc_doc
 
@@ -92,3 +103,98 @@ async def test_the_resolver_refuses_a_document_naming_a_private_pds() -> None:
     assert await dev.pds_endpoint(did) == "http://169.254.169.254/latest"
     allowed = resolver(endpoint_policy=EndpointPolicy.allowing(["169.254.169.254"]))
     assert await allowed.pds_endpoint(did) == "http://169.254.169.254/latest"
+
+
+# ---------------------------------------------------------------- what a name resolves to
+
+
+def resolving(*addresses: str) -> EndpointPolicy:
+    async def resolve(host: str, port: int) -> list[str]:
+        assert (host, port) == ("pds.example.com", 443)
+        return list(addresses)
+
+    return EndpointPolicy(resolve=resolve)
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ("10.0.0.5",),
+        ("169.254.169.254",),  # cloud metadata behind a public-looking name
+        ("127.0.0.1",),
+        ("::1",),
+        ("fe80::1%eth0",),
+        ("93.184.216.34", "192.168.1.1"),  # one private answer is enough
+    ],
+)
+async def test_a_public_name_resolving_to_a_private_address_is_refused(
+    addresses: tuple[str, ...],
+) -> None:
+    with pytest.raises(UnsafeEndpoint, match="resolves to a loopback, private") as caught:
+        await resolving(*addresses).pin("https://pds.example.com/")
+    assert caught.value.code == "unsafe_pds_endpoint"
+
+
+async def test_a_public_name_is_pinned_to_the_address_that_was_checked() -> None:
+    transport = await resolving("93.184.216.34", "2606:2800:220:1::1").pin(
+        "https://pds.example.com"
+    )
+    assert isinstance(transport, PinnedTransport)
+    assert (transport.host, transport.address) == ("pds.example.com", "93.184.216.34")
+
+
+async def test_names_trusted_as_written_are_not_resolved() -> None:
+    async def never(host: str, port: int) -> list[str]:
+        raise AssertionError(f"resolved {host}")
+
+    allowed = EndpointPolicy(allowed_hosts=frozenset({"pds"}), resolve=never)
+    assert await allowed.pin("http://pds:2583") is None
+    assert await EndpointPolicy(allow_private=True, resolve=never).pin("http://127.0.0.1") is None
+    assert await EndpointPolicy(resolve=never).pin("https://93.184.216.34") is None
+    with pytest.raises(UnsafeEndpoint, match="not https"):  # `check` still comes first
+        await EndpointPolicy(resolve=never).pin("http://pds.example.com")
+
+
+async def test_a_name_that_does_not_resolve_is_unavailable_not_unsafe() -> None:
+    async def fails(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(AtprotoError, match="cannot resolve") as caught:
+        await EndpointPolicy(resolve=fails).pin("https://pds.example.com")
+    assert not isinstance(caught.value, UnsafeEndpoint)
+
+
+async def test_the_system_resolver_answers_with_addresses() -> None:
+    found = await system_resolve("localhost", 443)
+    assert found and all(ipaddress.ip_address(a).is_loopback for a in found)
+
+
+async def test_a_pinned_client_connects_to_the_address_and_keeps_the_name() -> None:
+    """A real server on loopback, reached by a name no resolver knows: the connection goes to
+    the pinned address, and the request still says which host it is for."""
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json"
+                     b"\r\n\r\n{}")  # fmt: skip
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        endpoint = f"http://pds.unresolvable.test:{port}"
+        pinned = PinnedTransport("pds.unresolvable.test", "127.0.0.1")
+        async with XrpcClient(endpoint, transport=pinned) as xrpc:
+            assert await xrpc.query("com.atproto.server.describeServer") == {}
+        elsewhere = PinnedTransport("pds.unresolvable.test", "127.0.0.1")
+        async with httpx.AsyncClient(transport=elsewhere) as http:
+            with pytest.raises(UnsafeEndpoint, match="pinned client"):
+                await http.get(f"http://elsewhere.test:{port}/")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert seen[0].startswith(b"GET /xrpc/com.atproto.server.describeServer ")
+    assert f"host: pds.unresolvable.test:{port}".encode() in seen[0].lower()

@@ -9,7 +9,7 @@ from .diddoc import (
     p256_jwk_key,
     pds_endpoint,
 )
-from .endpoints import EndpointPolicy, UnsafeEndpoint
+from .endpoints import EndpointPolicy, PinnedTransport, UnsafeEndpoint, system_resolve
 from .errors import (
     AtprotoError,
     AtprotoTimeout,
@@ -118,6 +118,7 @@ __all__ = [
     "KeyResolver",
     "MalformedFrame",
     "NotLoggedIn",
+    "PinnedTransport",
     "RecordOp",
     "RecordPage",
     "RecordView",
@@ -162,4 +163,5 @@ __all__ = [
     "refresh_session",
     "resolve_handle",
     "subscribe_url",
+    "system_resolve",
 ]

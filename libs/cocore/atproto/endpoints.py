@@ -7,16 +7,22 @@ loopback, private, link-local and reserved addresses, `localhost`, single-label 
 cluster-internal suffixes are refused unless the operator allows them by host (their own
 PDS inside the cluster) or the whole service runs in dev mode on loopback.
 
-Names are judged as written: a public name that resolves to a private address is not caught
-here (the Kubernetes NetworkPolicies limit egress as the second line).
+A name is judged twice: as written (`check`), then by what it resolves to (`pin`): every
+address must be public, and the connection goes to the address that was checked (with the
+name as Host and TLS server name), so a second DNS answer cannot point it elsewhere
+(rebinding). The Kubernetes NetworkPolicies limit egress as the line behind this one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Iterable
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import httpx
 
 from cocore.errors import PermissionDenied
 
@@ -31,6 +37,15 @@ class UnsafeEndpoint(AtprotoError, PermissionDenied):
     default_code = "unsafe_pds_endpoint"
 
 
+# host, port → the addresses a connection may use (getaddrinfo's order).
+Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointPolicy:
     """`allow_private`: anything goes (dev stacks on loopback). `allowed_hosts`: host names
@@ -38,6 +53,7 @@ class EndpointPolicy:
 
     allow_private: bool = False
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)
+    resolve: Resolve = system_resolve
 
     @classmethod
     def allowing(
@@ -57,6 +73,32 @@ class EndpointPolicy:
             )
         return endpoint
 
+    async def pin(self, endpoint: str) -> httpx.AsyncBaseTransport | None:
+        """`check`, then resolve a name the policy does not trust as written: `UnsafeEndpoint`
+        if any address it resolves to is not public, else a transport that connects to the
+        checked address. None: connect by name (an allowed host, dev mode, a literal address
+        `check` has judged)."""
+        self.check(endpoint)
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").lower()
+        if self.allow_private or host in self.allowed_hosts or _literal(host):
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            addresses = list(await self.resolve(host, port))
+        except OSError as e:
+            raise AtprotoError(f"cannot resolve the PDS host {host[:100]!r} ({e})") from e
+        if not addresses:
+            raise AtprotoError(f"the PDS host {host[:100]!r} resolves to no address")
+        for address in addresses:
+            if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+                problem = "its name resolves to a loopback, private, link-local or reserved address"
+                raise UnsafeEndpoint(
+                    f"PDS endpoint {endpoint[:100]!r} refused: {problem}",
+                    details={"reason": problem},
+                )
+        return PinnedTransport(host, addresses[0])
+
     def _problem(self, endpoint: str) -> str | None:
         try:
             parts = urlsplit(endpoint)
@@ -73,6 +115,33 @@ class EndpointPolicy:
         if parts.scheme != "https":
             return "not https"
         return _private_host(host)
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """Requests for `host` connect to `address`; the Host header (set when the request was
+    built) and the TLS server name, which the certificate is checked against, stay `host`."""
+
+    def __init__(self, host: str, address: str, inner: httpx.AsyncBaseTransport | None = None):
+        self.host, self.address = host, address
+        self._inner = inner or httpx.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != self.host:  # a redirect elsewhere is not followed by our clients
+            raise UnsafeEndpoint(f"a request to {request.url.host[:100]!r} on a pinned client")
+        request.url = request.url.copy_with(host=self.address)
+        request.extensions = {**request.extensions, "sni_hostname": self.host}
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _private_host(host: str) -> str | None:

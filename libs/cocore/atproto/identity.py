@@ -106,6 +106,11 @@ class IdentityResolver(AsyncCloseable):
         endpoint = pds_endpoint(await self.resolve_did(did))
         return None if endpoint is None else self._endpoints.check(endpoint)
 
+    async def pin(self, endpoint: str) -> httpx.AsyncBaseTransport | None:
+        """How to connect to an endpoint `pds_endpoint` returned: the address its name
+        resolves to now, checked (`EndpointPolicy.pin`); pass it as the client's `transport`."""
+        return await self._endpoints.pin(endpoint)
+
     async def _fetch_and_cache(self, did: Did) -> dict[str, Any]:
         try:
             doc = await self._fetch(did)

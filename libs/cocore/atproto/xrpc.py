@@ -102,14 +102,18 @@ class XrpcClient(AsyncCloseable):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`transport` (without `http`): how the client it makes connects (an endpoint policy's
+        pinned address)."""
         self.service_url = service_url.rstrip("/")
         self._timeout_s = timeout_s
         self._max_bytes = max_response_bytes
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False
-        )
+            timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False,
+            transport=transport,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         if self._owns_http:
