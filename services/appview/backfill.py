@@ -79,7 +79,7 @@ class Backfiller:
     async def backfill(self, did: Did, source: str | None) -> int:
         """List every cocore record of `did` and apply it; returns how many were listed."""
         endpoint = await self._endpoint(did, source)
-        transport = await self._resolver.pin(endpoint)
+        transport = self._resolver.transport()
         async with AtprotoClient.anonymous(endpoint, transport=transport) as client:
             latest = await client.xrpc.query("com.atproto.sync.getLatestCommit", {"did": did})
             rev = str(parse_tid(latest.get("rev") if isinstance(latest, dict) else None))

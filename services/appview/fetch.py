@@ -45,7 +45,7 @@ class RecordFetcher:
             endpoint = await self._resolver.pds_endpoint(uri.repo)
             if endpoint is None:
                 raise RecordNotFound(f"the {what} {uri} is not indexed and its repo has no PDS")
-            transport = await self._resolver.pin(endpoint)
+            transport = self._resolver.transport()
             async with AtprotoClient.anonymous(endpoint, transport=transport) as client:
                 view = await client.get_record(uri.repo, uri.collection, uri.rkey)
         except NotFound as e:

@@ -65,7 +65,8 @@ class RecordFetcher:
                 raise DependencyUnavailable(f"{repo} names no PDS", details={"uri": uri})
             client = self._clients.get(pds)
             if client is None:
-                client = self._clients[pds] = AtprotoClient.anonymous(pds)
+                transport = self._resolver.transport()
+                client = self._clients[pds] = AtprotoClient.anonymous(pds, transport=transport)
             view = await client.get_record(repo, collection, rkey)
         except (XrpcNotFound, DidNotFound, UnsupportedDid):
             return {}  # gone: the verifier reports the broken link

@@ -30,7 +30,7 @@ async def login(
     if pds is None:
         raise InvalidRequest(f"{did} names no PDS", param="identifier")
     try:
-        client = await AtprotoClient.login(pds, str(did), password)
+        client = await AtprotoClient.login(pds, str(did), password, transport=resolver.transport())
     except XrpcUnauthenticated:
         raise InvalidApiKey("the PDS refused this identifier and password",
                             code="invalid_credentials") from None  # fmt: skip

@@ -19,7 +19,10 @@ class RepoReader:
             raise Unavailable(f"{did} names no PDS", code="pds_unknown")
         client = self._clients.get(endpoint)
         if client is None:
-            client = self._clients[endpoint] = AtprotoClient.anonymous(endpoint)
+            transport = self.resolver.transport()
+            client = self._clients[endpoint] = AtprotoClient.anonymous(
+                endpoint, transport=transport
+            )
         return client
 
     async def aclose(self) -> None:

@@ -14,8 +14,8 @@ import pytest
 from cocore.atproto import (
     AtprotoError,
     EndpointPolicy,
+    GuardedTransport,
     IdentityResolver,
-    PinnedTransport,
     UnsafeEndpoint,
     XrpcClient,
     system_resolve,
@@ -108,9 +108,11 @@ async def test_the_resolver_refuses_a_document_naming_a_private_pds() -> None:
 # ---------------------------------------------------------------- what a name resolves to
 
 
-def resolving(*addresses: str) -> EndpointPolicy:
+def resolving(*addresses: str, calls: list[str] | None = None) -> EndpointPolicy:
     async def resolve(host: str, port: int) -> list[str]:
         assert (host, port) == ("pds.example.com", 443)
+        if calls is not None:
+            calls.append(host)
         return list(addresses)
 
     return EndpointPolicy(resolve=resolve)
@@ -131,16 +133,13 @@ async def test_a_public_name_resolving_to_a_private_address_is_refused(
     addresses: tuple[str, ...],
 ) -> None:
     with pytest.raises(UnsafeEndpoint, match="resolves to a loopback, private") as caught:
-        await resolving(*addresses).pin("https://pds.example.com/")
+        await resolving(*addresses).address("https://pds.example.com/")
     assert caught.value.code == "unsafe_pds_endpoint"
 
 
-async def test_a_public_name_is_pinned_to_the_address_that_was_checked() -> None:
-    transport = await resolving("93.184.216.34", "2606:2800:220:1::1").pin(
-        "https://pds.example.com"
-    )
-    assert isinstance(transport, PinnedTransport)
-    assert (transport.host, transport.address) == ("pds.example.com", "93.184.216.34")
+async def test_a_public_name_gets_the_first_address_it_resolves_to() -> None:
+    policy = resolving("93.184.216.34", "2606:2800:220:1::1")
+    assert await policy.address("https://pds.example.com") == "93.184.216.34"
 
 
 async def test_names_trusted_as_written_are_not_resolved() -> None:
@@ -148,11 +147,12 @@ async def test_names_trusted_as_written_are_not_resolved() -> None:
         raise AssertionError(f"resolved {host}")
 
     allowed = EndpointPolicy(allowed_hosts=frozenset({"pds"}), resolve=never)
-    assert await allowed.pin("http://pds:2583") is None
-    assert await EndpointPolicy(allow_private=True, resolve=never).pin("http://127.0.0.1") is None
-    assert await EndpointPolicy(resolve=never).pin("https://93.184.216.34") is None
+    assert await allowed.address("http://pds:2583") is None
+    dev = EndpointPolicy(allow_private=True, resolve=never)
+    assert await dev.address("http://127.0.0.1") is None
+    assert await EndpointPolicy(resolve=never).address("https://93.184.216.34") is None
     with pytest.raises(UnsafeEndpoint, match="not https"):  # `check` still comes first
-        await EndpointPolicy(resolve=never).pin("http://pds.example.com")
+        await EndpointPolicy(resolve=never).address("http://pds.example.com")
 
 
 async def test_a_name_that_does_not_resolve_is_unavailable_not_unsafe() -> None:
@@ -160,7 +160,7 @@ async def test_a_name_that_does_not_resolve_is_unavailable_not_unsafe() -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     with pytest.raises(AtprotoError, match="cannot resolve") as caught:
-        await EndpointPolicy(resolve=fails).pin("https://pds.example.com")
+        await EndpointPolicy(resolve=fails).address("https://pds.example.com")
     assert not isinstance(caught.value, UnsafeEndpoint)
 
 
@@ -169,14 +169,48 @@ async def test_the_system_resolver_answers_with_addresses() -> None:
     assert found and all(ipaddress.ip_address(a).is_loopback for a in found)
 
 
-async def test_a_pinned_client_connects_to_the_address_and_keeps_the_name() -> None:
-    """A real server on loopback, reached by a name no resolver knows: the connection goes to
-    the pinned address, and the request still says which host it is for."""
+async def test_the_guarded_transport_connects_to_the_checked_address_under_the_name() -> None:
+    sent: list[httpx.Request] = []
+
+    def wire(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    calls: list[str] = []
+    clock = FakeClock()
+    transport = GuardedTransport(
+        resolving("93.184.216.34", calls=calls), ttl_s=60, clock=clock,
+        inner=httpx.MockTransport(wire),
+    )  # fmt: skip
+    async with XrpcClient("https://pds.example.com", transport=transport) as xrpc:
+        assert await xrpc.query("com.atproto.server.describeServer") == {}
+        await xrpc.query("com.atproto.server.describeServer")
+        assert calls == ["pds.example.com"]  # the answer is kept…
+        clock.now += 61
+        await xrpc.query("com.atproto.server.describeServer")
+        assert calls == ["pds.example.com"] * 2  # …then resolved and checked again
+    first = sent[0]
+    assert first.url.host == "93.184.216.34" and first.url.path.endswith("describeServer")
+    assert first.headers["host"] == "pds.example.com"
+    assert first.extensions["sni_hostname"] == "pds.example.com"
+
+
+async def test_the_guarded_transport_refuses_before_connecting() -> None:
+    def wire(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"connected to {request.url}")
+
+    transport = GuardedTransport(resolving("10.0.0.5"), inner=httpx.MockTransport(wire))
+    async with XrpcClient("https://pds.example.com", transport=transport) as xrpc:
+        with pytest.raises(UnsafeEndpoint, match="resolves to a loopback"):
+            await xrpc.query("com.atproto.server.describeServer")
+
+
+async def test_a_dev_policy_transport_reaches_a_real_server_by_name() -> None:
+    """On loopback (dev mode) the transport passes requests through unchanged."""
     seen: list[bytes] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        seen.append(head)
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json"
                      b"\r\n\r\n{}")  # fmt: skip
         await writer.drain()
@@ -185,16 +219,14 @@ async def test_a_pinned_client_connects_to_the_address_and_keeps_the_name() -> N
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        endpoint = f"http://pds.unresolvable.test:{port}"
-        pinned = PinnedTransport("pds.unresolvable.test", "127.0.0.1")
-        async with XrpcClient(endpoint, transport=pinned) as xrpc:
+        transport = GuardedTransport(EndpointPolicy(allow_private=True))
+        async with XrpcClient(f"http://127.0.0.1:{port}", transport=transport) as xrpc:
             assert await xrpc.query("com.atproto.server.describeServer") == {}
-        elsewhere = PinnedTransport("pds.unresolvable.test", "127.0.0.1")
-        async with httpx.AsyncClient(transport=elsewhere) as http:
-            with pytest.raises(UnsafeEndpoint, match="pinned client"):
-                await http.get(f"http://elsewhere.test:{port}/")
+        strict = GuardedTransport(EndpointPolicy())
+        async with XrpcClient(f"http://127.0.0.1:{port}", transport=strict) as xrpc:
+            with pytest.raises(UnsafeEndpoint, match="not https"):
+                await xrpc.query("com.atproto.server.describeServer")
     finally:
         server.close()
         await server.wait_closed()
-    assert seen[0].startswith(b"GET /xrpc/com.atproto.server.describeServer ")
-    assert f"host: pds.unresolvable.test:{port}".encode() in seen[0].lower()
+    assert len(seen) == 1 and seen[0].startswith(b"GET /xrpc/com.atproto.server.describeServer ")

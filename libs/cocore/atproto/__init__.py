@@ -9,7 +9,7 @@ from .diddoc import (
     p256_jwk_key,
     pds_endpoint,
 )
-from .endpoints import EndpointPolicy, PinnedTransport, UnsafeEndpoint, system_resolve
+from .endpoints import EndpointPolicy, GuardedTransport, UnsafeEndpoint, system_resolve
 from .errors import (
     AtprotoError,
     AtprotoTimeout,
@@ -101,6 +101,7 @@ __all__ = [
     "FirehoseStats",
     "Frame",
     "FrameTooLarge",
+    "GuardedTransport",
     "HandleNotFound",
     "IdentityEvent",
     "IdentityResolver",
@@ -118,7 +119,6 @@ __all__ = [
     "KeyResolver",
     "MalformedFrame",
     "NotLoggedIn",
-    "PinnedTransport",
     "RecordOp",
     "RecordPage",
     "RecordView",

@@ -7,10 +7,11 @@ loopback, private, link-local and reserved addresses, `localhost`, single-label 
 cluster-internal suffixes are refused unless the operator allows them by host (their own
 PDS inside the cluster) or the whole service runs in dev mode on loopback.
 
-A name is judged twice: as written (`check`), then by what it resolves to (`pin`): every
-address must be public, and the connection goes to the address that was checked (with the
-name as Host and TLS server name), so a second DNS answer cannot point it elsewhere
-(rebinding). The Kubernetes NetworkPolicies limit egress as the line behind this one.
+A name is judged twice: as written (`check`), then by what it resolves to (`address`, which
+`GuardedTransport` applies to every request): every address must be public, and the
+connection goes to the address that was checked (with the name as Host and TLS server
+name), so a second DNS answer cannot point it elsewhere (rebinding). The Kubernetes
+NetworkPolicies limit egress as the line behind this one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -73,11 +75,10 @@ class EndpointPolicy:
             )
         return endpoint
 
-    async def pin(self, endpoint: str) -> httpx.AsyncBaseTransport | None:
-        """`check`, then resolve a name the policy does not trust as written: `UnsafeEndpoint`
-        if any address it resolves to is not public, else a transport that connects to the
-        checked address. None: connect by name (an allowed host, dev mode, a literal address
-        `check` has judged)."""
+    async def address(self, endpoint: str) -> str | None:
+        """`check`, then, for a name this policy does not trust as written, the address to
+        connect to: `UnsafeEndpoint` if any address the name resolves to is not public. None:
+        connect by name (an allowed host, dev mode, a literal address `check` has judged)."""
         self.check(endpoint)
         parts = urlsplit(endpoint)
         host = (parts.hostname or "").lower()
@@ -97,7 +98,7 @@ class EndpointPolicy:
                     f"PDS endpoint {endpoint[:100]!r} refused: {problem}",
                     details={"reason": problem},
                 )
-        return PinnedTransport(host, addresses[0])
+        return addresses[0]
 
     def _problem(self, endpoint: str) -> str | None:
         try:
@@ -117,19 +118,36 @@ class EndpointPolicy:
         return _private_host(host)
 
 
-class PinnedTransport(httpx.AsyncBaseTransport):
-    """Requests for `host` connect to `address`; the Host header (set when the request was
-    built) and the TLS server name, which the certificate is checked against, stay `host`."""
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Every request goes through `policy.address`: a name the policy does not trust as
+    written is resolved and checked, and the connection goes to the address that was checked
+    (the Host header, set when the request was built, and the TLS server name, which the
+    certificate is checked against, stay the name). Answers are kept `ttl_s`, then resolved
+    and checked again; one transport per client (a client closes its transport)."""
 
-    def __init__(self, host: str, address: str, inner: httpx.AsyncBaseTransport | None = None):
-        self.host, self.address = host, address
+    def __init__(
+        self,
+        policy: EndpointPolicy,
+        *,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        inner: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._policy, self._ttl_s, self._clock = policy, ttl_s, clock
         self._inner = inner or httpx.AsyncHTTPTransport(trust_env=False)
+        self._answers: dict[str, tuple[str | None, float]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host != self.host:  # a redirect elsewhere is not followed by our clients
-            raise UnsafeEndpoint(f"a request to {request.url.host[:100]!r} on a pinned client")
-        request.url = request.url.copy_with(host=self.address)
-        request.extensions = {**request.extensions, "sni_hostname": self.host}
+        url = request.url
+        origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        answer = self._answers.get(origin)
+        if answer is None or answer[1] <= self._clock():
+            answer = (await self._policy.address(origin), self._clock() + self._ttl_s)
+            self._answers[origin] = answer
+        address = answer[0]
+        if address is not None:
+            request.url = url.copy_with(host=address)
+            request.extensions = {**request.extensions, "sni_hostname": url.host}
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

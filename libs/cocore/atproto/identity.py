@@ -16,7 +16,7 @@ from . import _parse as p
 from ._cache import Clock, TtlCache
 from ._closing import AsyncCloseable
 from .diddoc import atproto_signing_key, check_document, did_document_url, handle, pds_endpoint
-from .endpoints import EndpointPolicy
+from .endpoints import EndpointPolicy, GuardedTransport
 from .errors import AtprotoUnavailable, DidNotFound, HandleNotFound, InvalidDidDocument, XrpcError
 from .keys import AtprotoKey
 from .xrpc import XrpcClient, send_bounded
@@ -106,10 +106,10 @@ class IdentityResolver(AsyncCloseable):
         endpoint = pds_endpoint(await self.resolve_did(did))
         return None if endpoint is None else self._endpoints.check(endpoint)
 
-    async def pin(self, endpoint: str) -> httpx.AsyncBaseTransport | None:
-        """How to connect to an endpoint `pds_endpoint` returned: the address its name
-        resolves to now, checked (`EndpointPolicy.pin`); pass it as the client's `transport`."""
-        return await self._endpoints.pin(endpoint)
+    def transport(self) -> GuardedTransport:
+        """For a client of an endpoint `pds_endpoint` returned (`transport=`, one per client):
+        each request connects to an address its name resolves to, checked by the policy."""
+        return GuardedTransport(self._endpoints)
 
     async def _fetch_and_cache(self, did: Did) -> dict[str, Any]:
         try:

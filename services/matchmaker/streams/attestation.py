@@ -62,7 +62,7 @@ class PdsAttestationChecker:
             if pds is None:
                 raise AttestationInvalid("the DID document names no PDS", code="attestation_no_pds")
             client = self._clients.get(pds) or self._clients.setdefault(
-                pds, AtprotoClient.anonymous(pds)
+                pds, AtprotoClient.anonymous(pds, transport=self._resolver.transport())
             )
             view = await client.get_record(uri.repo, uri.collection, uri.rkey)
         except XrpcNotFound:
