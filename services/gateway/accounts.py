@@ -14,7 +14,14 @@ from typing import TypeVar
 
 from sqlalchemy import delete
 
-from cocore.atproto import AtprotoClient, AtprotoError, Session, XrpcClient, XrpcUnauthenticated
+from cocore.atproto import (
+    AtprotoClient,
+    AtprotoError,
+    IdentityResolver,
+    Session,
+    XrpcClient,
+    XrpcUnauthenticated,
+)
 from cocore.storage import Database
 
 from .credentials import CredentialBox, Credentials
@@ -32,10 +39,17 @@ class Account:
 
 
 class AccountStore:
-    def __init__(self, db: Database, box: CredentialBox, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        box: CredentialBox,
+        clock: Callable[[], datetime],
+        resolver: IdentityResolver,
+    ) -> None:
         self.db = db
         self.box = box
         self.clock = clock
+        self._resolver = resolver  # its transport checks where a stored PDS URL resolves to
         self._clients: dict[str, AtprotoClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -89,7 +103,7 @@ class AccountStore:
                 account, creds = await self._require(did)
                 session = Session(account.did, account.handle, creds.access_jwt, creds.refresh_jwt)  # type: ignore[arg-type]
                 client = AtprotoClient(
-                    XrpcClient(account.pds_url), session,
+                    XrpcClient(account.pds_url, transport=self._resolver.transport()), session,
                     on_session_change=lambda s: self._store_session(account, creds, s),
                 )  # fmt: skip
                 self._clients[did] = client
@@ -99,7 +113,10 @@ class AccountStore:
         account, creds = await self._require(did)
         await self._drop_client(did)
         try:
-            client = await AtprotoClient.login(account.pds_url, creds.identifier, creds.password)
+            client = await AtprotoClient.login(
+                account.pds_url, creds.identifier, creds.password,
+                transport=self._resolver.transport(),
+            )  # fmt: skip
         except AtprotoError as e:
             raise Forbidden(
                 "the stored PDS login no longer works; run `cocore account login` again",

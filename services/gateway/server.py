@@ -98,7 +98,7 @@ def build_context(config: GatewayConfig, clock: Callable[[], datetime] = utc_now
     db = Database.from_url(config.db_url)
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
     keys = KeyStore(db, clock, cache_ttl_s=config.key_cache_ttl_s)
-    accounts = AccountStore(db, CredentialBox(config.credentials_key_bytes), clock)
+    accounts = AccountStore(db, CredentialBox(config.credentials_key_bytes), clock, resolver)
     exchange = ExchangeClient(config.exchange_address, config.exchange_token)
     matchmaker = MatchmakerClient(config.matchmaker_address, config.matchmaker_token)
     repos = RepoReader(resolver)

@@ -96,7 +96,7 @@ async def fetch_rate(resolver: IdentityResolver, exchange: Did) -> TokenRate:
         pds = await resolver.pds_endpoint(exchange)
         if pds is None:
             raise PolicyUnavailable(f"{exchange} names no PDS in its DID document")
-        async with AtprotoClient.anonymous(pds) as client:
+        async with AtprotoClient.anonymous(pds, transport=resolver.transport()) as client:
             records = [
                 (str(view.uri), view.value)
                 async for view in client.iter_records(exchange, ids.COMPUTE_EXCHANGE_POLICY)
