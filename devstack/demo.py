@@ -24,6 +24,7 @@ from services.exchange.config import DEV_SERVICE_TOKEN
 from .layout import Layout
 
 PROMPT = "In one sentence, what is a co-op?"
+READY_TIMEOUT_S = 60.0  # how long the demo waits for a (re)starting exchange
 
 
 def read_env(lay: Layout) -> dict[str, str]:
@@ -40,7 +41,12 @@ async def balances(env: dict[str, str], dids: dict[str, str]) -> dict[str, tuple
         stub = xgrpc.ExchangeStub(channel)
         for name, did in dids.items():
             meta = (("authorization", f"Bearer {DEV_SERVICE_TOKEN}"), ("x-cocore-actor-did", did))
-            reply = await stub.GetBalance(xpb.GetBalanceRequest(did=did), metadata=meta)
+            # wait_for_ready: a service the supervisor is restarting is waited for (up to the
+            # deadline), not reported as refused.
+            reply = await stub.GetBalance(
+                xpb.GetBalanceRequest(did=did), metadata=meta, wait_for_ready=True,
+                timeout=READY_TIMEOUT_S,
+            )  # fmt: skip
             out[name] = (int(reply.balance), bool(reply.member))
     return out
 
