@@ -82,7 +82,7 @@ class EndpointPolicy:
         self.check(endpoint)
         parts = urlsplit(endpoint)
         host = (parts.hostname or "").lower()
-        if self.allow_private or host in self.allowed_hosts or _literal(host):
+        if self.allow_private or host in self.allowed_hosts or _ip(host) is not None:
             return None
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
@@ -92,8 +92,9 @@ class EndpointPolicy:
         if not addresses:
             raise AtprotoError(f"the PDS host {host[:100]!r} resolves to no address")
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
-                problem = "its name resolves to a loopback, private, link-local or reserved address"
+            problem = _private_host(address)  # the same judgement as for a literal address
+            if problem is not None:
+                problem = f"its name resolves to {problem}"
                 raise UnsafeEndpoint(
                     f"PDS endpoint {endpoint[:100]!r} refused: {problem}",
                     details={"reason": problem},
@@ -154,18 +155,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _literal(host: str) -> bool:
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an address (a zone index, `fe80::1%eth0`, dropped), or None for a name."""
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _private_host(host: str) -> str | None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+    address = _ip(host)
+    if address is None:
         if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES):
             return "an internal host name"
         if "." not in host:

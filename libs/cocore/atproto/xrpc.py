@@ -104,8 +104,8 @@ class XrpcClient(AsyncCloseable):
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """`transport` (without `http`): how the client it makes connects (an endpoint policy's
-        pinned address)."""
+        """`transport` (without `http`): how the client it makes connects (for a DID
+        document's PDS: `IdentityResolver.transport()`, which checks where the name resolves)."""
         self.service_url = service_url.rstrip("/")
         self._timeout_s = timeout_s
         self._max_bytes = max_response_bytes
