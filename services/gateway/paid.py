@@ -134,8 +134,8 @@ class PaidPath:
                 key=records.key, job_uri=records.job.uri, ttl_s=self.hold_ttl_s,
             )
         )  # fmt: skip
+        priming = asyncio.ensure_future(job.prime())  # first: the first token waits on it
         holding = asyncio.ensure_future(job.watch.timed("admit", admit))
-        priming = asyncio.ensure_future(job.prime())
         try:
             await asyncio.wait((holding, priming), return_when=asyncio.FIRST_EXCEPTION)
             if holding.done() and not _ok(holding):

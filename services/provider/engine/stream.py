@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from types import TracebackType
 
-from services.provider.engine.types import Delta, Finish, coalesce
+from services.provider.engine.types import Delta, Finish
 
 
 class Sink:
@@ -59,18 +59,25 @@ class LocalStream:
             self._finished = True
         return item
 
-    async def next_chunk(self) -> list[Delta | Finish]:
-        """At least one item, plus whatever else is already waiting, with adjacent text on the
-        same channel merged — for callers that seal fewer, larger chunks. [] when done."""
-        try:
-            items: list[Delta | Finish] = [await self.__anext__()]
-        except StopAsyncIteration:
+    async def next_items(self, deadline: float | None = None) -> list[Delta | Finish]:
+        """Every item the engine has delivered, waiting for the first; [] once `deadline` (on
+        the loop's clock) passes first — the generation goes on — or once the stream is done."""
+        if self._finished or self._closed:
             return []
-        while not self._finished and not self._queue.empty():
-            item = self._queue.get_nowait()
-            self._finished = isinstance(item, Finish)
-            items.append(item)
-        return coalesce(items)
+        items: list[Delta | Finish] = []
+        if self._queue.empty():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    items.append(await self._queue.get())
+            except TimeoutError:
+                return []
+            except asyncio.CancelledError:
+                self.cancel()  # the task reading us was cancelled: so is the generation
+                raise
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        self._finished = isinstance(items[-1], Finish)
+        return items
 
     def cancel(self) -> None:
         """Ask the engine to stop this generation; a Finish(`cancelled`) still arrives."""

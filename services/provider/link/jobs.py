@@ -84,8 +84,10 @@ class JobTable:
         output.attached = True
         job = self.jobs[msg.job_id] = Job(request, msg.resume_token, output)
         self._idle.clear()
-        self._control(pb.ProviderFrame(accepted=pb.JobAccepted(job_id=msg.job_id)))
+        # The job first: its task opens the input and hands it to the engine before the
+        # writer wakes to send the acceptance (the first token waits on the former only).
         job.task = asyncio.get_running_loop().create_task(self._run(job))
+        self._control(pb.ProviderFrame(accepted=pb.JobAccepted(job_id=msg.job_id)))
 
     def _admission(self, msg: pb.JobRequest) -> tuple[str, str] | None:
         if msg.spec.model not in self._models():

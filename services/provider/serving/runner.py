@@ -144,13 +144,9 @@ class EngineRunner:
         stream = self._start(request)
         s = self._settings
         writer = ChunkWriter(out, sealer, flush_s=s.flush_s, flush_tokens=s.flush_tokens)
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        reader = asyncio.create_task(_read(stream, queue))
         try:
-            finish = await _pump(queue, writer)
+            finish = await _pump(stream, writer)
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
             await stream.aclose()
         return writer, _checked(finish, out, strict)
 
@@ -208,30 +204,24 @@ class EngineRunner:
             await asyncio.gather(*list(self._releases), return_exceptions=True)
 
 
-async def _read(stream: GenerationStream, queue: asyncio.Queue[object]) -> None:
-    try:
-        async for item in stream:
-            queue.put_nowait(item)
-    except Exception as e:  # noqa: BLE001 (handed to the pump, which turns it into a failure)
-        queue.put_nowait(e)
-
-
-async def _pump(queue: asyncio.Queue[object], writer: ChunkWriter) -> Finish:
+async def _pump(stream: GenerationStream, writer: ChunkWriter) -> Finish:
+    """Engine items into the writer; what it buffers is flushed when its deadline passes."""
     while True:
-        deadline = writer.deadline()
         try:
-            async with asyncio.timeout_at(deadline):
-                item = await queue.get()
-        except TimeoutError:
+            items = await stream.next_items(writer.deadline())
+        except Exception as e:  # noqa: BLE001 (an engine fault becomes the job's failure)
+            log.warning("engine stream failed: %s", type(e).__name__)
+            raise JobFailure("engine_error", "the engine failed") from None
+        if not items:  # the flush deadline passed, or the stream ended without its Finish
+            if writer.deadline() is None:
+                raise JobFailure("engine_error", "the engine stream ended early")
             await writer.flush()
             continue
-        if isinstance(item, Finish):
-            await writer.flush()
-            return item
-        if isinstance(item, Exception):
-            log.warning("engine stream failed: %s", type(item).__name__)
-            raise JobFailure("engine_error", "the engine failed")
-        await writer.add(item)  # type: ignore[arg-type]
+        for item in items:
+            if isinstance(item, Finish):
+                await writer.flush()
+                return item
+            await writer.add(item)
 
 
 def _checked(finish: Finish, out: JobOutput, strict: bool) -> Finish:

@@ -144,17 +144,52 @@ async def test_waiting_queue_then_busy(engine: LocalEngine) -> None:
     assert results[2][1].completion_tokens == 0  # it was still waiting for a slot
 
 
-async def test_next_chunk_coalesces(engine: LocalEngine) -> None:
+async def test_next_items_returns_what_arrived_until_the_finish(engine: LocalEngine) -> None:
     stream = engine.generate(ask("echo", "a much longer sentence to echo back"))
-    chunks = []
-    while batch := await stream.next_chunk():
-        chunks.append(batch)
-    items = [i for b in chunks for i in b]
-    assert isinstance(items[-1], Finish)
+    batches = []
+    while batch := await stream.next_items():
+        batches.append(batch)
+    items = [i for b in batches for i in b]
+    assert isinstance(items[-1], Finish) and not any(isinstance(i, Finish) for i in items[:-1])
     assert (
         "".join(i.text for i in items if isinstance(i, Delta))
         == "Echo: a much longer sentence to echo back"
     )
+    assert await stream.next_items() == []  # done stays done
+
+
+async def test_next_items_deadline_returns_empty_and_the_generation_goes_on() -> None:
+    eng = await start_fake_engine({"slow": endless_script()}, step_delay_s=0.05)
+    try:
+        stream = eng.generate(ask("slow", max_tokens=3))
+        loop = asyncio.get_running_loop()
+        assert await stream.next_items(loop.time() + 0.001) == []  # before the first step
+        items: list[Delta | Finish] = []
+        while not items or not isinstance(items[-1], Finish):
+            items += await stream.next_items(loop.time() + 1.0)
+        finish = items[-1]
+        assert isinstance(finish, Finish) and finish.reason == "length"
+        assert finish.completion_tokens == 3  # the timeout did not cancel it
+    finally:
+        await eng.stop()
+
+
+async def test_next_items_cancelled_cancels_the_generation() -> None:
+    eng = await start_fake_engine({"slow": endless_script()}, step_delay_s=0.05, slots=1)
+    try:
+        stream = eng.generate(ask("slow", max_tokens=100_000))
+        task = asyncio.create_task(stream.next_items())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(200):
+            if eng.free_slots("slow") == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert eng.free_slots("slow") == 1
+    finally:
+        await eng.stop()
 
 
 async def test_refusals_are_synchronous() -> None:
