@@ -41,6 +41,15 @@ async def collect(stream: AsyncIterator[Delta | Finish]) -> tuple[list[Delta], F
     raise AssertionError("stream ended without a Finish")
 
 
+async def slots_free(engine: LocalEngine, model: str, n: int) -> bool:
+    """Whether `model` gets back to `n` free slots within 2 s (a cancel lands in a step)."""
+    for _ in range(200):
+        if engine.free_slots(model) == n:
+            return True
+        await asyncio.sleep(0.01)
+    return engine.free_slots(model) == n
+
+
 def text_of(deltas: list[Delta], channel: str = "content") -> str:
     return "".join(d.text for d in deltas if d.channel == channel)
 
@@ -125,11 +134,7 @@ async def test_aclose_and_task_cancellation_free_the_slot(engine: LocalEngine) -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(200):
-        if engine.free_slots("slow") == 2:
-            break
-        await asyncio.sleep(0.01)
-    assert engine.free_slots("slow") == 2
+    assert await slots_free(engine, "slow", 2)
 
 
 async def test_waiting_queue_then_busy(engine: LocalEngine) -> None:
@@ -183,11 +188,7 @@ async def test_next_items_cancelled_cancels_the_generation() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(200):
-            if eng.free_slots("slow") == 1:
-                break
-            await asyncio.sleep(0.01)
-        assert eng.free_slots("slow") == 1
+        assert await slots_free(eng, "slow", 1)
     finally:
         await eng.stop()
 
@@ -216,8 +217,4 @@ async def test_a_dropped_stream_cancels_its_generation(engine: LocalEngine) -> N
     stream = engine.generate(ask("slow", max_tokens=100_000))
     await stream.__anext__()
     del stream  # never read to the end, never closed
-    for _ in range(200):
-        if engine.free_slots("slow") == 2:
-            break
-        await asyncio.sleep(0.01)
-    assert engine.free_slots("slow") == 2
+    assert await slots_free(engine, "slow", 2)
