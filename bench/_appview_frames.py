@@ -1,8 +1,10 @@
 """A recorded firehose for bench/appview: synthesised `#commit` frames and a server replaying them.
 
-Frames are built like a PDS builds them (`synthesise` in tests/services/appview/firehose.py)
-and go through the real consumer's decode path. Mix: receipts created in provider repos, jobs
-in requester repos, and every tenth commit deletes an earlier receipt.
+Frames are built like a PDS builds them (`synthesise` in tests/services/appview/firehose.py):
+signed commits with the tree nodes on each op's path, checked by the real consumer path. The
+replay server also answers DID document requests, as the PLC directory would. Mix: receipts
+created in provider repos, jobs in requester repos, and every tenth commit deletes an earlier
+receipt.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.services.appview.firehose import did, synthesise
+from tests.services.appview.firehose import did, did_documents, synthesise
 
 __all__ = ["did", "load", "save", "synthesise"]
 
@@ -77,7 +79,9 @@ async def _serve(path: Path) -> None:
         transport.write(b"".join(pending))
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+    async with serve(
+        handler, "127.0.0.1", 0, max_size=None, compression=None, process_request=did_documents
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(f"port={port}", flush=True)
         await asyncio.Future()

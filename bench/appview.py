@@ -83,7 +83,7 @@ FRAMES_DIR = REPO / "var" / "bench"
 
 
 def recorded_stream(n: int) -> Path:
-    path = FRAMES_DIR / f"appview-frames-{n}.bin"
+    path = FRAMES_DIR / f"appview-frames-signed-{n}.bin"
     if not path.exists():
         started = time.perf_counter()
         frames.save(frames.synthesise(n), path)
@@ -134,8 +134,9 @@ async def replaying(db: Database, stream: Path) -> AsyncIterator[Replay]:
         assert server.stdout is not None
         port = int(server.stdout.readline().strip().removeprefix("port="))
         committed = CommittedCursor()
-        deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), committed, utc_now)
-        source = f"http://127.0.0.1:{port}"
+        source = f"http://127.0.0.1:{port}"  # also the directory of the repos' DID documents
+        deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), committed, utc_now,
+                          plc_url=source)  # fmt: skip
         ingestor = SourceIngestor(
             source, deps, on_applied=lambda _: None, worker=WORKER, marker_interval_s=0.2
         )

@@ -1,7 +1,9 @@
 """The CPU-heavy half of ingest: one source's firehose, read, decoded and validated.
 
 Two stages joined by a bounded queue: the reader drains the websocket (the consumer decodes
-each frame), the checker validates what is waiting and hands it on in chunks of a few dozen. It
+each frame and proves its ops against the commit's tree), the checker verifies each commit's
+signature against its repo's key, validates the records and hands them on in chunks of a few
+dozen. A commit that fails either check reaches the writer as a resync of its repo. It
 runs in the AppView's event loop, or in a child process of its own (`ingestworker.py`) so
 that decoding and validating use another core and never hold up queries or the writer.
 Everything it hands on is plain data, the same either way.
@@ -15,7 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from cocore.atproto import Batch, FirehoseConsumer
+from cocore.atproto import (
+    DEFAULT_PLC_URL,
+    Batch,
+    CommitSignatures,
+    FirehoseConsumer,
+    IdentityResolver,
+)
 
 from .items import Item
 from .translate import checks, firehose_items
@@ -56,6 +64,8 @@ class FrontConfig:
 
     source: str
     cursor: int | None
+    plc_url: str = DEFAULT_PLC_URL  # where the repos' signing keys are resolved
+    insecure_loopback: bool = False  # did:web over plain http on loopback (dev only)
     exchanges: tuple[str, ...] | None = None
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     queue_frames: int = 1024
@@ -80,11 +90,14 @@ class Front:
         """Until cancelled, or until a stage fails (the failure is raised)."""
         config = self._config
         consumer = FirehoseConsumer(config.source, cursor=config.cursor, collections=COLLECTIONS)
+        resolver = IdentityResolver(
+            config.plc_url, allow_insecure_loopback=config.insecure_loopback
+        )
         raw: asyncio.Queue[Batch | Marker | Status] = asyncio.Queue(config.queue_frames)
         stages = [
             asyncio.create_task(self._read(consumer, raw)),
             asyncio.create_task(self._mark(consumer, raw)),
-            asyncio.create_task(self._check(raw)),
+            asyncio.create_task(self._check(raw, CommitSignatures(resolver))),
         ]
         try:
             done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_COMPLETED)
@@ -97,6 +110,7 @@ class Front:
             for task in stages:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await resolver.aclose()
 
     async def _read(
         self, consumer: FirehoseConsumer, raw: asyncio.Queue[Batch | Marker | Status]
@@ -122,12 +136,14 @@ class Front:
             if consumer.cursor is not None and not raw.full():
                 raw.put_nowait(Marker(consumer.cursor))
 
-    async def _check(self, raw: asyncio.Queue[Batch | Marker | Status]) -> None:
+    async def _check(
+        self, raw: asyncio.Queue[Batch | Marker | Status], signatures: CommitSignatures
+    ) -> None:
         while True:
-            out = [self._validated(await raw.get())]
-            while len(out) < SLICE_FRAMES and not raw.empty():
-                out.append(self._validated(raw.get_nowait()))
-            await self._emit(out)
+            got = [await raw.get()]
+            while len(got) < SLICE_FRAMES and not raw.empty():
+                got.append(raw.get_nowait())
+            await self._emit([self._validated(item) for item in await signatures.check(got)])
             await asyncio.sleep(0)  # let the loop's other tasks in between slices
 
     def _validated(self, item: Batch | Marker | Status) -> Checked:

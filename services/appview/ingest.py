@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from cocore.atproto import Backoff
+from cocore.atproto import DEFAULT_PLC_URL, Backoff
 from cocore.errors import CocoreError
 from cocore.storage import Database
 
@@ -44,6 +44,8 @@ class IngestDeps:
     validator: RecordValidator
     events: Events
     clock: Callable[[], datetime]
+    plc_url: str = DEFAULT_PLC_URL  # where commit signatures' keys are resolved
+    insecure_loopback: bool = False  # dev only: did:web over plain http on loopback
 
 
 class SourceIngestor:
@@ -97,6 +99,8 @@ class SourceIngestor:
         config = FrontConfig(
             self.source,
             await self.stored_cursor(),
+            plc_url=self._deps.plc_url,
+            insecure_loopback=self._deps.insecure_loopback,
             exchanges=None if validator.exchanges is None else tuple(sorted(validator.exchanges)),
             max_record_bytes=validator.max_record_bytes,
             queue_frames=self._queue_frames,

@@ -60,11 +60,13 @@ class AccountStatus(NamedTuple):
 
 
 class Resync(NamedTuple):
-    """The repo must be listed again (a #sync event, or a commit too big to carry records:
-    `missing` is then the record it left out)."""
+    """The repo must be listed again: a #sync event; a commit that carried an op's CID but
+    not its record (`missing`: that record); or a commit that proved nothing (`unverified`:
+    why, as `reason: detail`)."""
 
     did: str
     missing: str | None = None
+    unverified: str | None = None
 
 
 RecordItem = Put | Remove | Rejection
@@ -103,5 +105,6 @@ class Outcome:
     stale: int = 0
     rejected: int = 0
     new_repos: int = 0
+    resyncs: int = 0  # repos queued to be listed again
     head: int = 0  # the feed seq after this batch
     feed: list[dict[str, Any]] = field(default_factory=list)  # the feed rows it committed

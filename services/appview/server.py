@@ -107,13 +107,16 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
     validator = RecordValidator(
         exchanges=config.exchanges, max_record_bytes=config.max_record_bytes
     )
-    deps = IngestDeps(db, StoreWriter(db, clock), validator, events, clock)
+    deps = IngestDeps(
+        db, StoreWriter(db, clock), validator, events, clock,
+        plc_url=config.plc_url, insecure_loopback=config.dev,
+    )  # fmt: skip
     backfiller: Backfiller
     ingestors: dict[str, SourceIngestor] = {}
 
     def applied(outcome: Outcome) -> None:
         hub.publish(outcome)
-        if outcome.new_repos:
+        if outcome.new_repos or outcome.resyncs:
             backfiller.wake()
 
     for source in config.source_kinds:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from cocore.atproto import AccountEvent, FirehoseEvent, IdentityEvent, RecordOp, SyncEvent
+from cocore.atproto import (
+    AccountEvent,
+    FirehoseEvent,
+    IdentityEvent,
+    RecordOp,
+    SyncEvent,
+    UnverifiedCommit,
+)
 from cocore.syntax import Nsid
 
 from .events import Events
@@ -75,6 +82,8 @@ def firehose_items(
             out.append(AccountStatus(e.did, e.active, e.status))
         elif isinstance(e, SyncEvent):
             out.append(Resync(e.did))
+        elif isinstance(e, UnverifiedCommit):
+            out.append(Resync(e.did, unverified=f"{e.reason}: {e.detail}"))
     return out
 
 
@@ -105,3 +114,6 @@ def report_invalid(items: Iterable[Item], events: Events) -> None:
             events.record_invalid(item.reason, item.uri, item.detail)
         elif isinstance(item, Resync) and item.missing is not None:
             events.record_invalid("record-missing", item.missing, "commit carried no record block")
+        elif isinstance(item, Resync) and item.unverified is not None:
+            reason, _, detail = item.unverified.partition(": ")
+            events.record_invalid(reason, f"at://{item.did}", detail)

@@ -228,7 +228,9 @@ class _Txn:
         if isinstance(item, HandleChange):
             await self.conn.execute(update(repos).where(where).values(handle=item.handle))
         elif isinstance(item, Resync):
+            await self._active_repos({item.did})  # first sight: the row, pending a backfill
             await self.conn.execute(update(repos).where(where).values(backfill="pending"))
+            self.outcome.resyncs += 1
         elif isinstance(item, AccountStatus):
             await self._account(item)
 

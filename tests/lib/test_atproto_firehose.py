@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,31 +24,16 @@ from cocore.atproto import (
     MalformedFrame,
     RecordOp,
     SyncEvent,
+    UnverifiedCommit,
     decode_frame,
     subscribe_url,
 )
 from cocore.atproto._cbor import record_json
 from cocore.lexicon import ids
+from tests.fixtures.repo import cid_of, commit_frame
 
 REPO = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
 JOB = str(ids.COMPUTE_JOB)
-
-
-def cid_of(block: bytes) -> bytes:
-    return b"\x01\x71\x12\x20" + hashlib.sha256(block).digest()
-
-
-def varint(n: int) -> bytes:
-    out = b""
-    while n >= 0x80:
-        out, n = out + bytes([(n & 0x7F) | 0x80]), n >> 7
-    return out + bytes([n])
-
-
-def car(blocks: list[bytes]) -> bytes:
-    header = libipld.encode_dag_cbor({"version": 1, "roots": [cid_of(blocks[0])]})
-    body = b"".join(varint(len(cid_of(b)) + len(b)) + cid_of(b) + b for b in blocks)
-    return varint(len(header)) + header + body
 
 
 def frame(kind: str, body: dict[str, Any]) -> bytes:
@@ -61,15 +45,11 @@ def error_frame(name: str) -> bytes:
 
 
 def commit(seq: int, changes: list[tuple[str, str, dict[str, Any] | None]], **extra: Any) -> bytes:
-    """A #commit frame; CID-shaped bytes become links, as libipld encodes them."""
-    commit_block = libipld.encode_dag_cbor({"did": REPO, "rev": f"rev{seq}", "version": 3})
-    blocks = [commit_block] + [libipld.encode_dag_cbor(r) for _, _, r in changes if r is not None]
-    op_list = [{"action": a, "path": p, "cid": cid_of(libipld.encode_dag_cbor(r)) if r else None}
-               for a, p, r in changes]  # fmt: skip
-    body = {"seq": seq, "repo": REPO, "rev": f"rev{seq}", "since": None, "rebase": False,
-            "tooBig": False, "commit": cid_of(commit_block), "blocks": car(blocks),
-            "ops": op_list, "blobs": [], "time": "2026-11-21T00:00:00.000Z", **extra}  # fmt: skip
-    return frame("#commit", body)
+    """A signed #commit frame whose tree holds what it creates or updates; CID-shaped bytes
+    become links, as libipld encodes them."""
+    ops = [(a, p, None if r is None else libipld.encode_dag_cbor(r)) for a, p, r in changes]
+    tree = {p: cid_of(block) for _, p, block in ops if block is not None}
+    return commit_frame(seq, REPO, f"rev{seq}", ops, tree, override=extra)
 
 
 def job(n: int) -> dict[str, Any]:
@@ -101,11 +81,11 @@ def test_commit_frame_decodes_to_record_ops() -> None:
                .events) == 1  # fmt: skip
 
 
-def test_too_big_commit_has_ops_without_records() -> None:
+def test_a_commit_without_blocks_proves_nothing() -> None:
     raw = commit(2, [("create", f"{JOB}/3aaaaaaaaaaaa", job(1))], blocks=b"", tooBig=True)
-    (op,) = decode_frame(raw).events
-    assert isinstance(op, RecordOp) and op.record is None
-    assert op.cid == libipld.encode_cid(cid_of(libipld.encode_dag_cbor(job(1))))
+    (event,) = decode_frame(raw).events
+    assert isinstance(event, UnverifiedCommit) and (event.did, event.reason) == (REPO, "no-blocks")
+    assert decode_frame(raw).commit is None
 
 
 def test_other_frame_types() -> None:

@@ -1,6 +1,8 @@
 """ATProto client: XRPC, sessions and records, the firehose, DID resolution, service auth."""
 
 from .client import AtprotoClient, NotLoggedIn
+from .commit import OpClaim, SignedCommit, Unproven, prove_ops
+from .commit_signatures import CommitSignatures
 from .diddoc import (
     atproto_signing_key,
     did_document_url,
@@ -52,10 +54,11 @@ from .events import (
     InfoEvent,
     RecordOp,
     SyncEvent,
+    UnverifiedCommit,
 )
 from .firehose import Backoff, FirehoseConsumer, FirehoseStats, subscribe_url
 from .frames import Frame, decode_frame
-from .identity import AtprotoIdentity, IdentityResolver, resolve_handle
+from .identity import DEFAULT_PLC_URL, AtprotoIdentity, IdentityResolver, resolve_handle
 from .keys import AtprotoKey, JwtAlg, SigningKey, parse_did_key_str
 from .records import (
     Create,
@@ -79,6 +82,7 @@ from .session import Session, SessionManager, create_account, create_session, re
 from .xrpc import XrpcClient, error_for
 
 __all__ = [
+    "DEFAULT_PLC_URL",
     "AccountEvent",
     "AtprotoClient",
     "AtprotoError",
@@ -89,6 +93,7 @@ __all__ = [
     "Backoff",
     "BadResponse",
     "Batch",
+    "CommitSignatures",
     "Create",
     "Delete",
     "DeleteResult",
@@ -119,6 +124,7 @@ __all__ = [
     "KeyResolver",
     "MalformedFrame",
     "NotLoggedIn",
+    "OpClaim",
     "RecordOp",
     "RecordPage",
     "RecordView",
@@ -129,10 +135,13 @@ __all__ = [
     "ServiceAuthVerifier",
     "Session",
     "SessionManager",
+    "SignedCommit",
     "SigningKey",
     "SyncEvent",
+    "Unproven",
     "UnsafeEndpoint",
     "UnsupportedDid",
+    "UnverifiedCommit",
     "Update",
     "Write",
     "WriteResult",
@@ -160,6 +169,7 @@ __all__ = [
     "p256_jwk_key",
     "parse_did_key_str",
     "pds_endpoint",
+    "prove_ops",
     "refresh_session",
     "resolve_handle",
     "subscribe_url",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from cocore.syntax import AtUri, Cid, Did, Nsid, RecordKey
 
+from .commit import SignedCommit
+
 Action = Literal["create", "update", "delete"]
 
 
@@ -58,6 +60,20 @@ class SyncEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class UnverifiedCommit:
+    """A `#commit` that proves nothing: its ops are left out. `reason` is a stable code:
+    `no-blocks` (a `tooBig` commit, or blocks stripped), a `commit.Unproven` reason, or
+    `bad-signature` / `signing-key-unavailable` once the signature is checked. The repo's own
+    host still has the truth: list the repo again."""
+
+    seq: int
+    did: Did
+    reason: str
+    detail: str
+    time: str
+
+
+@dataclass(frozen=True, slots=True)
 class InfoEvent:
     """An informational frame, e.g. `OutdatedCursor` (the backfill starts later than asked)."""
 
@@ -65,12 +81,15 @@ class InfoEvent:
     message: str | None
 
 
-FirehoseEvent = RecordOp | IdentityEvent | AccountEvent | SyncEvent | InfoEvent
+FirehoseEvent = RecordOp | IdentityEvent | AccountEvent | SyncEvent | UnverifiedCommit | InfoEvent
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """The events of one frame. Persist `seq` (when not None) once they are processed."""
+    """The events of one frame. Persist `seq` (when not None) once they are processed.
+    `commit`: the signed commit that proved the frame's ops, its signature not yet checked
+    (see `CommitSignatures`)."""
 
     seq: int | None
     events: tuple[FirehoseEvent, ...]
+    commit: SignedCommit | None = None

@@ -210,7 +210,7 @@ class FirehoseConsumer(AsyncCloseable):
         if not frame.events:
             return frame.seq, None
         self.stats.events += len(frame.events)
-        return frame.seq, Batch(frame.seq, frame.events)
+        return frame.seq, Batch(frame.seq, frame.events, frame.commit)
 
     def _on_error(self, error: ErrorFrame) -> None:
         self.stats.error_frames += 1

@@ -25,6 +25,7 @@ from cocore.syntax import (
 
 from ._car import SHA256_CIDV1, car_blocks
 from ._cbor import record_json
+from .commit import OpClaim, SignedCommit, Unproven, prove_ops
 from .errors import MalformedFrame
 from .events import (
     AccountEvent,
@@ -34,6 +35,7 @@ from .events import (
     InfoEvent,
     RecordOp,
     SyncEvent,
+    UnverifiedCommit,
 )
 
 _ACTIONS: dict[Any, Action] = {"create": "create", "update": "update", "delete": "delete"}
@@ -53,6 +55,7 @@ class Frame:
     events: tuple[FirehoseEvent, ...] = ()
     error: ErrorFrame | None = None
     known: bool = True
+    commit: SignedCommit | None = None  # what proved a #commit's ops (signature unchecked)
 
 
 def decode_frame(raw: bytes, collections: tuple[str, ...] = ()) -> Frame:
@@ -103,18 +106,34 @@ def _commit(body: Mapping[str, Any], prefixes: tuple[str, ...]) -> Frame:
     if not wanted:
         return Frame(seq)
     repo, time, rev = _did(_str(body, "repo")), _str(body, "time"), _str(body, "rev")
-    raw_blocks = body["blocks"]  # empty on a `tooBig` commit: ops then carry no record
-    blocks = car_blocks(raw_blocks) if raw_blocks and any(o.get("cid") for o, _ in wanted) else {}
-    events: list[FirehoseEvent] = []
+    raw_blocks = body["blocks"]
+    if not isinstance(raw_blocks, bytes):
+        raise MalformedFrame("#commit blocks must be bytes")
+    if not raw_blocks:
+        # A `tooBig` commit (or one whose blocks were stripped) proves none of its ops.
+        reason = UnverifiedCommit(seq, repo, "no-blocks", "the commit carries no blocks", time)
+        return Frame(seq, (reason,))
+    blocks = car_blocks(raw_blocks)
+    claims, actions = [], []
     for o, path in wanted:
-        collection_s, _, rkey_s = path.partition("/")
-        collection, rkey = _nsid(collection_s), parse_record_key(rkey_s)
         action = _ACTIONS[o["action"]]
         raw_cid = o.get("cid") if action != "delete" else None
-        cid, record = _record(raw_cid, blocks) if raw_cid is not None else (None, None)
+        if action != "delete" and not isinstance(raw_cid, bytes):
+            raise MalformedFrame("a create or update op needs a CID link")
+        claims.append(OpClaim(path, raw_cid))
+        actions.append(action)
+    try:
+        commit = prove_ops(blocks, body.get("commit"), repo, rev, claims)
+    except Unproven as e:
+        return Frame(seq, (UnverifiedCommit(seq, repo, e.reason, e.detail, time),))
+    events: list[FirehoseEvent] = []
+    for claim, action in zip(claims, actions, strict=True):
+        collection_s, _, rkey_s = claim.path.partition("/")
+        collection, rkey = _nsid(collection_s), parse_record_key(rkey_s)
+        cid, record = _record(claim.cid, blocks) if claim.cid is not None else (None, None)
         uri = make_at_uri(repo, collection, rkey)
         events.append(RecordOp(seq, repo, action, collection, rkey, uri, cid, record, time, rev))
-    return Frame(seq, tuple(events))
+    return Frame(seq, tuple(events), commit=commit)
 
 
 def _record(raw_cid: Any, blocks: Mapping[bytes, bytes]) -> tuple[Cid, dict[str, Any] | None]:

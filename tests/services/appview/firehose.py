@@ -1,76 +1,67 @@
 """A recorded firehose: `#commit` frames built like a PDS builds them, and a server replaying them.
 
-Frames carry a DAG-CBOR header and body, a CAR with the commit block and the record block, and
-op CIDs over the record bytes, so they go through the real consumer's decode path. The server
-sends the frames after the client's cursor, then holds the connection open.
+Frames carry a DAG-CBOR header and body, a CAR with the signed commit block, the tree nodes on
+the op's path and the record block, and op CIDs over the record bytes, so they go through the
+real consumer's decode path and its proof and signature checks. Each repo's key derives from
+its DID (`tests.fixtures.repo`). The server sends the frames after the client's cursor, then
+holds the connection open; it also answers `GET /<did>` with that DID's document, as a PLC
+directory would, so an AppView pointed at it (`plc_url`) can check the signatures.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import libipld
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from cocore.crypto import SigningKey
 from cocore.lexicon import ids
 from cocore.syntax import dag_cbor, tid_from_parts
+from tests.fixtures.repo import cid_of, commit_frame, did_document, repo_private_key, signer
 from tests.services.appview.chain import chain
 
-
-def cid_bytes(block: bytes) -> bytes:
-    return b"\x01\x71\x12\x20" + hashlib.sha256(block).digest()
+FILLER = 12  # other records each synthesised repo holds: a tree a few levels deep
 
 
-def _varint(n: int) -> bytes:
-    out = b""
-    while n >= 0x80:
-        out, n = out + bytes([(n & 0x7F) | 0x80]), n >> 7
-    return out + bytes([n])
-
-
-def _car(blocks: list[bytes]) -> bytes:
-    header = libipld.encode_dag_cbor({"version": 1, "roots": [cid_bytes(blocks[0])]})
-    body = b"".join(_varint(36 + len(b)) + cid_bytes(b) + b for b in blocks)
-    return _varint(len(header)) + header + body
-
-
-def commit_frame(seq: int, repo: str, rev: str, op: dict[str, Any], record: bytes | None) -> bytes:
-    """One `#commit` frame with a single op (`record`: the op's DAG-CBOR block, if any)."""
-    commit = libipld.encode_dag_cbor({"did": repo, "rev": rev, "version": 3, "prev": None})
-    blocks = [commit] + ([record] if record is not None else [])
-    body = {
-        "seq": seq,
-        "repo": repo,
-        "rev": rev,
-        "since": None,
-        "rebase": False,
-        "tooBig": False,
-        "commit": cid_bytes(commit),
-        "blocks": _car(blocks),
-        "ops": [op],
-        "blobs": [],
-        "time": "2026-11-21T00:00:00.000Z",
-    }
-    return libipld.encode_dag_cbor({"op": 1, "t": "#commit"}) + libipld.encode_dag_cbor(body)
+@functools.lru_cache(maxsize=1024)
+def _repo(did: str) -> tuple[Any, dict[str, bytes]]:
+    """The repo's signer, and the records it holds besides those the stream adds."""
+    filler = {f"{ids.ACCOUNT_PROFILE}/f{i:012d}": cid_of(dag_cbor({"n": i})) for i in range(FILLER)}
+    return signer(repo_private_key(did)), filler
 
 
 def create_frame(seq: int, repo: str, rev: str, path: str, value: dict[str, Any]) -> bytes:
+    sign, filler = _repo(repo)
     block = dag_cbor(value)
-    return commit_frame(
-        seq, repo, rev, {"action": "create", "path": path, "cid": cid_bytes(block)}, block
-    )
+    tree = {**filler, path: cid_of(block)}
+    return commit_frame(seq, repo, rev, [("create", path, block)], tree, sign=sign)
 
 
 def delete_frame(seq: int, repo: str, rev: str, path: str) -> bytes:
-    return commit_frame(seq, repo, rev, {"action": "delete", "path": path, "cid": None}, None)
+    sign, filler = _repo(repo)
+    return commit_frame(seq, repo, rev, [("delete", path, None)], filler, sign=sign)
+
+
+def did_documents(_connection: ServerConnection, request: Request) -> Response | None:
+    """`process_request` for a replay server: `GET /<did>` answers that DID's document."""
+    path = unquote(urlsplit(request.path).path).lstrip("/")
+    if not path.startswith("did:"):
+        return None  # the websocket handshake goes on
+    body = json.dumps(did_document(path)).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return Response(HTTPStatus.OK, "OK", headers, body)
 
 
 def error_frame(error: str) -> bytes:
@@ -168,6 +159,8 @@ async def firehose(frames: Sequence[bytes]) -> AsyncIterator[str]:
                 await ws.send(frame)
             await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+    async with serve(
+        handler, "127.0.0.1", 0, max_size=None, compression=None, process_request=did_documents
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"http://127.0.0.1:{port}"

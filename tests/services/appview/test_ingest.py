@@ -135,7 +135,9 @@ async def test_a_restart_mid_stream_resumes_without_gaps_or_duplicates(
     expected = expected_rows(frames)
 
     def ingestor(url: str, events: Events) -> SourceIngestor:
-        deps = IngestDeps(store.db, store.writer, store.validator, events, store.clock)
+        deps = IngestDeps(
+            store.db, store.writer, store.validator, events, store.clock, plc_url=url
+        )  # the replay server serves the repos' DID documents
         return SourceIngestor(
             url, deps, on_applied=lambda _: None, worker=worker, max_write_events=40,
             linger_s=0.001, marker_interval_s=0.05,
