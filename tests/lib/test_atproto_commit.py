@@ -83,6 +83,16 @@ def test_a_genuine_commit_proves_its_creates_updates_and_deletes() -> None:
     assert not commit.verify(public_key(repo_private_key("did:plc:someoneelse")))
 
 
+def test_a_path_touched_twice_in_one_commit_is_proven_by_its_last_op() -> None:
+    first, second = (libipld.encode_dag_cbor({"$type": JOB, "n": n}) for n in (1, 2))
+    a, b = f"{JOB}/3aaaaaaaaaaaa", f"{JOB}/3aaaaaaaaaaab"
+    ops = [("create", a, first), ("create", b, first), ("update", b, second), ("delete", a, None)]
+    body, blocks = _frame_parts(commit_frame(1, REPO, "3r", ops, {b: cid_of(second)}))
+    prove_ops(blocks, body["commit"], REPO, "3r", _claims(body))
+    reversed_ = [*_claims(body)[:-1], OpClaim(b, cid_of(first))]  # b's last op, not the tree's
+    _unproven("op-not-proven", lambda: prove_ops(blocks, body["commit"], REPO, "3r", reversed_))
+
+
 def _unproven(reason: str, check: Callable[[], None]) -> None:
     with pytest.raises(Unproven) as caught:
         check()

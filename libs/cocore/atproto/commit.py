@@ -74,13 +74,16 @@ def prove_ops(
     if commit["rev"] != rev:
         raise Unproven("commit-rev-mismatch", f"the commit is rev {commit['rev']}, not {rev}")
     tree = _Tree(blocks)
-    for op in ops:
-        held = tree.get(data, op.path.encode())
-        if held != op.cid:
+    # One commit may touch a path twice (create, then delete): its last op is what the tree
+    # holds, and the earlier ones are undone within the commit.
+    final = {op.path: op.cid for op in ops}
+    for path, cid in final.items():
+        held = tree.get(data, path.encode())
+        if held != cid:
             what = "holds no record" if held is None else "holds another record"
-            if op.cid is None:
-                raise Unproven("op-not-proven", f"{op.path} was deleted, yet the tree holds it")
-            raise Unproven("op-not-proven", f"{op.path}: the signed tree {what} there")
+            if cid is None:
+                raise Unproven("op-not-proven", f"{path} was deleted, yet the tree holds it")
+            raise Unproven("op-not-proven", f"{path}: the signed tree {what} there")
     del commit["sig"]
     return SignedCommit(repo, rev, libipld.encode_dag_cbor(commit), sig)
 
