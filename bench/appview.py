@@ -1,13 +1,16 @@
 """bench/appview: ingest rate through the real consumer path, and listReceipts latency at 1M rows.
 
     make bench-appview        (python -m bench.appview [--commits N] [--receipts N] [--backends …]
-                               [--ingest-only] [--in-process])
+                               [--ingest-only] [--in-process] [--relay])
 
 1. Ingest: a recorded stream of `--commits` #commit frames (receipts, jobs, deletes; see
    bench/_appview_frames.py) is replayed by a websocket server in a separate process; the real
    SourceIngestor decodes (FirehoseConsumer), validates (lexicon + ownership), and stores each
    change with its feed row, rollups and cursor — with the front (read, decode, validate) in
    a child process as the service runs it on a multi-core host (`--in-process`: all in one).
+   Every commit's ops are proven against its signed tree. The replay server plays the PDS
+   hosting the repos, so their signatures need no check (`--relay`: it plays a relay, and
+   every commit's signature is checked against the repo's key).
    Reported: events/s from connect until the committed cursor reaches the last seq, and CPU
    per event of the serving process (its event loop, its driver threads) and of the worker.
 2. Queries: `--receipts` receipts across 1,000 providers are bulk-loaded into the receipts
@@ -120,6 +123,7 @@ class Replay:
 
 
 WORKER = (os.cpu_count() or 1) > 1  # the service's default (COCORE_APPVIEW_INGEST_WORKERS)
+FROM_PDS = True  # the replay plays the repos' PDS (False: a relay; `--relay`)
 
 
 @asynccontextmanager
@@ -138,7 +142,12 @@ async def replaying(db: Database, stream: Path) -> AsyncIterator[Replay]:
         deps = IngestDeps(db, StoreWriter(db, utc_now), RecordValidator(), committed, utc_now,
                           plc_url=source)  # fmt: skip
         ingestor = SourceIngestor(
-            source, deps, on_applied=lambda _: None, worker=WORKER, marker_interval_s=0.2
+            source,
+            deps,
+            on_applied=lambda _: None,
+            from_pds=FROM_PDS,
+            worker=WORKER,
+            marker_interval_s=0.2,
         )
         task = asyncio.create_task(ingestor.run())
         try:
@@ -494,15 +503,16 @@ async def databases(backend: str, work: Path) -> AsyncIterator[Any]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    global WORKER  # noqa: PLW0603 - a command-line switch for the whole run
-    WORKER = WORKER and not args.in_process
+    global WORKER, FROM_PDS  # command-line switches for the whole run
+    WORKER, FROM_PDS = WORKER and not args.in_process, not args.relay
     stream = recorded_stream(args.commits)
     providers = [frames.did("prov", i) for i in range(1000)]
     settle_gc()  # as the AppView's __main__ does once it has started
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         f"; load average {os.getloadavg()[0]:.2f} at start (shared with other work); ingest "
-        f"{'front in a child process' if WORKER else 'all in one process'}"
+        f"{'front in a child process' if WORKER else 'all in one process'}; the stream comes "
+        f"{'from the repos PDS' if FROM_PDS else 'from a relay: every signature checked'}"
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-appview-", dir="/var/tmp") as tmp:
@@ -563,6 +573,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument(
+        "--relay", action="store_true", help="the stream comes from a relay: check every signature"
+    )
     parser.add_argument(
         "--in-process", action="store_true", help="decode and validate in the serving process"
     )

@@ -65,6 +65,7 @@ class FrontConfig:
     source: str
     cursor: int | None
     plc_url: str = DEFAULT_PLC_URL  # where the repos' signing keys are resolved
+    from_pds: bool = False  # `source` is a PDS: the repos it hosts need no signature check
     insecure_loopback: bool = False  # did:web over plain http on loopback (dev only)
     exchanges: tuple[str, ...] | None = None
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
@@ -97,7 +98,11 @@ class Front:
         stages = [
             asyncio.create_task(self._read(consumer, raw)),
             asyncio.create_task(self._mark(consumer, raw)),
-            asyncio.create_task(self._check(raw, CommitSignatures(resolver))),
+            asyncio.create_task(
+                self._check(
+                    raw, CommitSignatures(resolver, host=config.source if config.from_pds else None)
+                )
+            ),
         ]
         try:
             done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_COMPLETED)

@@ -55,6 +55,7 @@ class SourceIngestor:
         deps: IngestDeps,
         *,
         on_applied: Callable[[Outcome], None],
+        from_pds: bool = False,
         worker: bool = False,
         queue_frames: int = 1024,
         max_write_events: int = 2000,
@@ -63,7 +64,7 @@ class SourceIngestor:
         marker_interval_s: float = 2.0,
         backoff: Backoff | None = None,
     ) -> None:
-        self.source = source
+        self.source, self._from_pds = source, from_pds
         self._deps, self._on_applied, self._worker = deps, on_applied, worker
         self._queue_frames = queue_frames
         # Events per transaction: a bigger one costs less per event (see write.SEGMENT_ITEMS).
@@ -100,6 +101,7 @@ class SourceIngestor:
             self.source,
             await self.stored_cursor(),
             plc_url=self._deps.plc_url,
+            from_pds=self._from_pds,
             insecure_loopback=self._deps.insecure_loopback,
             exchanges=None if validator.exchanges is None else tuple(sorted(validator.exchanges)),
             max_record_bytes=validator.max_record_bytes,

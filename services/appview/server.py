@@ -17,7 +17,7 @@ from cocore.storage import Database, upgrade
 
 from .accounts import AccountQueries
 from .aggregates import Aggregates
-from .backfill import Backfiller
+from .backfill import PDS, Backfiller
 from .config import AppViewConfig
 from .driver import LoopReads, reads_database, tune
 from .events import Events
@@ -119,9 +119,9 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
         if outcome.new_repos or outcome.resyncs:
             backfiller.wake()
 
-    for source in config.source_kinds:
+    for source, kind in config.source_kinds.items():
         ingestors[source] = SourceIngestor(
-            source, deps, on_applied=applied, worker=config.ingest_workers
+            source, deps, on_applied=applied, from_pds=kind == PDS, worker=config.ingest_workers
         )
     backfiller = Backfiller(
         deps, resolver, config.source_kinds, on_applied=applied,

@@ -32,12 +32,15 @@ JOB = "dev.cocore.compute.job"
 T = "2026-11-22T00:00:00.000Z"
 
 
-async def register(plc: PlcClient, rotation: SigningKey, key: coincurve.PrivateKey) -> Any:
+async def register(
+    plc: PlcClient, rotation: SigningKey, key: coincurve.PrivateKey, pds: str | None = None
+) -> Any:
     """A new did:plc whose `#atproto` key is `key`: (the DID, its genesis operation)."""
+    services = {"atproto_pds": {"type": "AtprotoPersonalDataServer", "endpoint": pds}}
     genesis = sign_operation({
         "type": "plc_operation", "rotationKeys": [rotation.public.did_key],
         "verificationMethods": {"atproto": public_key(key).did_key}, "alsoKnownAs": [],
-        "services": {}, "prev": None,
+        "services": services if pds else {}, "prev": None,
     }, rotation)  # fmt: skip
     digest = hashlib.sha256(dag_cbor(genesis)).digest()
     did = parse_did("did:plc:" + base64.b32encode(digest).decode().lower()[:24])
@@ -90,3 +93,20 @@ async def test_commits_verify_under_the_repo_s_current_key_only(
         # Past the refresh interval, a failing signature fetches the document again by itself.
         eager = CommitSignatures(resolver, refresh_interval_s=0)
         assert reasons(await eager.check([batch(8, did, new_key)])) == [None]
+
+
+async def test_read_from_its_own_pds_a_repo_needs_no_signature_check(
+    atproto_stack: AtprotoStack,
+) -> None:
+    key, forger = coincurve.PrivateKey(), coincurve.PrivateKey()
+    async with (
+        contextlib.aclosing(PlcClient(atproto_stack.plc_url)) as plc,
+        IdentityResolver(atproto_stack.plc_url, allow_insecure_loopback=True) as resolver,
+    ):
+        did, _ = await register(plc, SigningKey.generate("ES256K"), key, "https://pds.example")
+        # The host signs whatever it likes for the repos it hosts: only it is asked.
+        its_host = CommitSignatures(resolver, host="https://PDS.example:443/")
+        assert reasons(await its_host.check([batch(1, did, forger)])) == [None]
+        another = CommitSignatures(resolver, host="https://other.example")
+        assert reasons(await another.check([batch(2, did, forger)])) == ["bad-signature"]
+        assert reasons(await another.check([batch(3, did, key)])) == [None]

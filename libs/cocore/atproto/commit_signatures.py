@@ -5,6 +5,11 @@ new key, so it drops the kept one; a signature that fails under a kept key is tr
 under a freshly resolved one (at most once a minute per repo, so forged frames cannot make
 us hammer the directory). A commit that still fails, or whose key cannot be had, becomes an
 `UnverifiedCommit` in place of its ops.
+
+Read straight from a PDS (`host`), a repo whose DID document names that PDS as its host
+needs no signature check: the host holds the repo's key and is the authority on it, so a
+signature could only repeat what the host says. Every other repo on that stream, and every
+commit from a relay, is checked.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from cocore.errors import CocoreError
 from cocore.syntax import Did
 
+from .diddoc import atproto_signing_key, pds_endpoint
 from .events import Batch, IdentityEvent, UnverifiedCommit
 from .identity import IdentityResolver
 from .keys import AtprotoKey
@@ -33,11 +40,14 @@ class CommitSignatures:
         self,
         resolver: IdentityResolver,
         *,
+        host: str | None = None,
         refresh_interval_s: float = REFRESH_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._resolver, self._refresh_s, self._clock = resolver, refresh_interval_s, clock
+        self._host = None if host is None else origin(host)
         self._keys: dict[Did, AtprotoKey] = {}
+        self._hosted: set[Did] = set()  # repos whose document names `host` as their PDS
         self._fetched_at: dict[Did, float] = {}  # when each repo's key was last fetched
         self._stale: set[Did] = set()  # repos whose document changed since: fetch it afresh
 
@@ -50,8 +60,9 @@ class CommitSignatures:
                 verdict = await self._verify(item)
             elif isinstance(item, Batch):
                 for event in item.events:
-                    if isinstance(event, IdentityEvent):  # its key may have changed
+                    if isinstance(event, IdentityEvent):  # its key or host may have changed
                         self._keys.pop(event.did, None)
+                        self._hosted.discard(event.did)
                         self._stale.add(event.did)
             replaced = Batch(verdict.seq, (verdict,)) if verdict is not None else None
             out.append(item if replaced is None else replaced)  # type: ignore[arg-type]
@@ -73,7 +84,7 @@ class CommitSignatures:
         did = commit.did
         try:
             key = self._keys.get(did) or await self._key(did, fresh=did in self._stale)
-            if commit.verify(key):
+            if did in self._hosted or commit.verify(key):
                 return None
             if self._may_refresh(did):
                 key = await self._key(did, fresh=True)
@@ -91,16 +102,34 @@ class CommitSignatures:
         return last is None or self._clock() - last >= self._refresh_s
 
     async def _key(self, did: Did, *, fresh: bool = False) -> AtprotoKey:
-        key = await self._resolver.atproto_key(did, fresh=fresh)
+        document = await self._resolver.resolve_did(did, fresh=fresh)
+        key = atproto_signing_key(document)
         self._stale.discard(did)
         if len(self._keys) >= MAX_KEYS or len(self._stale) >= MAX_KEYS:
             self._keys.clear()
+            self._hosted.clear()
             self._fetched_at.clear()
             self._stale.clear()
         self._keys[did] = key
+        endpoint = pds_endpoint(document)
+        if self._host is not None and endpoint is not None and origin(endpoint) == self._host:
+            self._hosted.add(did)
+        else:
+            self._hosted.discard(did)
         self._fetched_at[did] = self._clock()
         return key
 
 
 def _time(batch: Batch) -> str:
     return next((str(getattr(e, "time", "")) for e in batch.events), "")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port filled in for http and https."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return (
+        scheme,
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(scheme),
+    )

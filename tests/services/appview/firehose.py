@@ -55,11 +55,13 @@ def delete_frame(seq: int, repo: str, rev: str, path: str) -> bytes:
 
 
 def did_documents(_connection: ServerConnection, request: Request) -> Response | None:
-    """`process_request` for a replay server: `GET /<did>` answers that DID's document."""
+    """`process_request` for a replay server: `GET /<did>` answers that DID's document, which
+    names the replay server as the repo's PDS."""
     path = unquote(urlsplit(request.path).path).lstrip("/")
     if not path.startswith("did:"):
         return None  # the websocket handshake goes on
-    body = json.dumps(did_document(path)).encode()
+    pds = f"http://{request.headers.get('Host', '')}"
+    body = json.dumps(did_document(path, pds=pds)).encode()
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return Response(HTTPStatus.OK, "OK", headers, body)
 
