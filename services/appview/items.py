@@ -60,13 +60,14 @@ class AccountStatus(NamedTuple):
 
 
 class Resync(NamedTuple):
-    """The repo must be listed again: a #sync event; a commit that carried an op's CID but
-    not its record (`missing`: that record); or a commit that proved nothing (`unverified`:
-    why, as `reason: detail`)."""
+    """The repo must be listed again: a #sync event, or a commit it could not take as it
+    came — one that carried an op's CID but not its record, or one that proved nothing.
+    `reason` (with the record's `uri`, if one, and `detail`) is then counted as invalid."""
 
     did: str
-    missing: str | None = None
-    unverified: str | None = None
+    reason: str | None = None
+    uri: str | None = None
+    detail: str = ""
 
 
 RecordItem = Put | Remove | Rejection

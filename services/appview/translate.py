@@ -83,7 +83,7 @@ def firehose_items(
         elif isinstance(e, SyncEvent):
             out.append(Resync(e.did))
         elif isinstance(e, UnverifiedCommit):
-            out.append(Resync(e.did, unverified=f"{e.reason}: {e.detail}"))
+            out.append(Resync(e.did, e.reason, detail=e.detail))
     return out
 
 
@@ -96,7 +96,7 @@ def _op_item(op: RecordOp, verdicts: Iterator[Accepted | Rejected]) -> Item:
         return Remove(str(op.uri), op.collection, op.repo, str(op.rkey), op.rev)
     if not _carries_record(op):
         # A `tooBig` commit carries no blocks: list the repo again rather than guess.
-        return Resync(op.repo, missing=str(op.uri))
+        return Resync(op.repo, "record-missing", str(op.uri), "commit carried no record block")
     # Plain strings for what is unique per record (repo and collection objects repeat, and
     # pickle sends a repeated object once): items may cross from a child process. Built
     # here rather than through `verdict_item`: this runs for every record on the firehose.
@@ -112,8 +112,5 @@ def report_invalid(items: Iterable[Item], events: Events) -> None:
     for item in items:
         if isinstance(item, Rejection):
             events.record_invalid(item.reason, item.uri, item.detail)
-        elif isinstance(item, Resync) and item.missing is not None:
-            events.record_invalid("record-missing", item.missing, "commit carried no record block")
-        elif isinstance(item, Resync) and item.unverified is not None:
-            reason, _, detail = item.unverified.partition(": ")
-            events.record_invalid(reason, f"at://{item.did}", detail)
+        elif isinstance(item, Resync) and item.reason is not None:
+            events.record_invalid(item.reason, item.uri or f"at://{item.did}", item.detail)

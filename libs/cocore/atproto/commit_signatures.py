@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 from cocore.errors import CocoreError
 from cocore.syntax import Did
 
-from .diddoc import atproto_signing_key, pds_endpoint
 from .events import Batch, IdentityEvent, UnverifiedCommit
 from .identity import IdentityResolver
 from .keys import AtprotoKey
@@ -64,8 +63,7 @@ class CommitSignatures:
                         self._keys.pop(event.did, None)
                         self._hosted.discard(event.did)
                         self._stale.add(event.did)
-            replaced = Batch(verdict.seq, (verdict,)) if verdict is not None else None
-            out.append(item if replaced is None else replaced)  # type: ignore[arg-type]
+            out.append(item if verdict is None else Batch(verdict.seq, (verdict,)))  # type: ignore[arg-type]
         return out
 
     async def _prefetch(self, items: Sequence[object]) -> None:
@@ -102,8 +100,8 @@ class CommitSignatures:
         return last is None or self._clock() - last >= self._refresh_s
 
     async def _key(self, did: Did, *, fresh: bool = False) -> AtprotoKey:
-        document = await self._resolver.resolve_did(did, fresh=fresh)
-        key = atproto_signing_key(document)
+        identity = await self._resolver.resolve_atproto(did, fresh=fresh)
+        key, endpoint = identity.signing_key, identity.pds
         self._stale.discard(did)
         if len(self._keys) >= MAX_KEYS or len(self._stale) >= MAX_KEYS:
             self._keys.clear()
@@ -111,7 +109,6 @@ class CommitSignatures:
             self._fetched_at.clear()
             self._stale.clear()
         self._keys[did] = key
-        endpoint = pds_endpoint(document)
         if self._host is not None and endpoint is not None and origin(endpoint) == self._host:
             self._hosted.add(did)
         else:
