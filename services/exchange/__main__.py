@@ -7,6 +7,8 @@ import gc
 import logging
 import os
 
+import uvloop
+
 from cocore.rpc import run_until_signal
 
 from .config import Config
@@ -34,4 +36,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=os.environ.get("COCORE_LOG_LEVEL", "INFO"))
-    asyncio.run(main())
+    uvloop.run(main())  # libuv's loop: cheaper socket I/O and wake-ups; grpc.aio runs on it
