@@ -27,6 +27,7 @@
 | VERIFY_WORKERS | 0 | worker processes for receipt verification (0: inline) |
 | HOLD_TTL_S | 900 | default hold lifetime |
 | FAST_ADMIT_S | 5 | answer `Admit` from memory for members seen this recently (0: always wait) |
+| HOLD_LINGER_MS | 25 | a hold answered from memory commits within this long (with company) |
 | EXPIRE_INTERVAL_S / RECONCILE_INTERVAL_S | 30 / 600 | sweeps (0 turns one off) |
 | CRASH_AT | — | dev only: SIGKILL at a named point (the crash test) |
 | GRPC_HOST, GRPC_PORT, METRICS_PORT, … | see `cocore.rpc.ServerConfig` | the server |
@@ -79,6 +80,7 @@ class Config:
     verify_workers: int = 0
     hold_ttl_s: int = 900
     fast_admit_s: float = 5.0
+    hold_linger_ms: float = 25.0
     expire_interval_s: float = 30.0
     reconcile_interval_s: float = 600.0
     crash_at: str | None = None
@@ -118,6 +120,8 @@ class Config:
             raise ConfigError(f"{PREFIX}ENV must be dev or prod")
         if self.fast_admit_s < 0:
             raise ConfigError(f"{PREFIX}FAST_ADMIT_S must be ≥ 0")
+        if not 0 <= self.hold_linger_ms <= 1000:
+            raise ConfigError(f"{PREFIX}HOLD_LINGER_MS must be between 0 and 1000")
         if self.source_grace_s < 0:
             raise ConfigError(f"{PREFIX}SOURCE_GRACE_S must be ≥ 0")
         if self.crash_at is not None and (not self.dev or self.crash_at not in faults.POINTS):
@@ -174,6 +178,7 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "key_dir": Path, "signing_key_pem": Path, "software_version": str, "audit_posture": str,
     "operator_token": str, "service_tokens": _tokens, "firehoses": _urls, "appview_address": str,
     "source_grace_s": float, "verify_workers": int, "hold_ttl_s": int, "fast_admit_s": float,
+    "hold_linger_ms": float,
     "expire_interval_s": float, "reconcile_interval_s": float, "crash_at": str,
 }  # fmt: skip
 

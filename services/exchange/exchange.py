@@ -147,7 +147,7 @@ class Exchange:
         fast = book.admit(command, floor=floor, now=self.clock())
         if fast is None:
             return None
-        future = self.writer.enqueue(command)
+        future = self.writer.enqueue(command, deferred=True)
         book.track(fast, command.requester, future)
         future.add_done_callback(lambda f: book.settled(command.hold, _outcome(f)))
         return fast
@@ -223,6 +223,8 @@ class Exchange:
     async def _balance(self, did: Did) -> BalanceView:
         if self.admissions is not None:  # read your writes: holds answered from memory first
             pending = self.admissions.in_flight(str(did))
+            if pending:
+                self.writer.hurry()
             await asyncio.gather(*map(asyncio.shield, pending), return_exceptions=True)
         async with self.db.session() as session:
             conn = await session.connection()

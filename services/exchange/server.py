@@ -93,7 +93,8 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
         if batch.outbox:
             publisher.wake()
 
-    writer = Writer(database, policies.context, clock, tids=tids, on_commit=committed)
+    writer = Writer(database, policies.context, clock, tids=tids, on_commit=committed,
+                    linger_s=config.hold_linger_ms / 1000)  # fmt: skip
     verifier = Verifier(keys.settlement, config.verify_workers)
     await verifier.start()
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)

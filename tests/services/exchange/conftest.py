@@ -65,9 +65,11 @@ async def open_harness(
     key: SigningKey | None = None,
     clock_id: int = 0,
     fast_admit: bool = False,
+    linger_s: float = 0.0,
 ) -> Harness:
     """A fresh exchange over `url` (migrated); several harnesses may share one database.
-    `fast_admit` answers a known member's Admit from memory, as the service does."""
+    `fast_admit` answers a known member's Admit from memory, as the service does; `linger_s`
+    lets the hold it commits later wait that long for company."""
     await upgrade(url, MIGRATIONS)
     database = Database.from_url(url)
     clock = FakeClock(start)
@@ -80,7 +82,7 @@ async def open_harness(
     )  # fmt: skip
     book = AdmissionBook(ttl_s=60) if fast_admit else None
     writer = Writer(database, policies.context, clock, tids=tids,
-                    on_commit=book.committed if book else None)  # fmt: skip
+                    on_commit=book.committed if book else None, linger_s=linger_s)  # fmt: skip
     writer.start()
     verifier = Verifier(key, 0)
     exchange = Exchange(database=database, writer=writer, verifier=verifier, policies=policies,

@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from services.exchange.errors import IdempotencyConflict, InsufficientBalance
 from services.exchange.exchange import Refusal
 from services.exchange.holds import hold_id
+from services.exchange.ledger_types import PendingStatus
 from services.exchange.policy import PolicyTerms
 from services.exchange.settlement import Settled
 from tests.services.exchange.conftest import Harness, audit_codes, close_harness, open_harness
@@ -134,3 +136,52 @@ async def test_a_lost_hold_whose_price_the_balance_cannot_cover_moves_nothing(
         assert (await restarted.exchange.reconcile()).ok
     finally:
         await close_harness(restarted)
+
+
+@pytest.fixture
+async def lingering(db_url: str) -> AsyncIterator[Harness]:
+    h = await open_harness(db_url, SMALL, fast_admit=True, linger_s=0.3)
+    try:
+        yield h
+    finally:
+        await close_harness(h)
+
+
+async def test_a_hold_answered_from_memory_commits_after_the_linger(lingering: Harness) -> None:
+    h, requester = lingering, lingering.factory.did()
+    await h.exchange.admit(requester, 100, "warm", None, 60)  # a stranger: waits, no linger
+    batches = h.writer.batches
+    fast = await h.exchange.admit(requester, 200, "job", None, 60)
+    await asyncio.sleep(0.05)
+    assert h.writer.batches == batches, "the answered hold waits for company"
+    for _ in range(100):  # then commits on its own, nobody asking
+        if h.writer.batches > batches:
+            break
+        await asyncio.sleep(0.02)
+    assert h.writer.batches == batches + 1
+    async with h.db.session() as s:
+        held = (await s.execute(text("SELECT amount FROM holds WHERE id = :i"),
+                                {"i": fast.hold_id})).scalar_one()  # fmt: skip
+    assert held == 200
+    assert await audit_codes(h) == []
+
+
+async def test_a_caller_who_waits_cuts_the_linger_short(db_url: str) -> None:
+    h = await open_harness(db_url, SMALL, fast_admit=True, linger_s=30)
+    try:
+        requester = h.factory.did()
+        await h.exchange.admit(requester, 100, "warm", None, 60)
+        batches = h.writer.batches
+        fast = await h.exchange.admit(requester, 200, "job", None, 60)
+        view = await asyncio.wait_for(h.exchange.balance(requester, touch=False), 5)
+        assert view.held == 300 and h.writer.batches == batches + 1  # read-your-writes
+        second = await h.exchange.admit(requester, 50, "next", None, 60)  # deferred again
+        assert fast.hold_id is not None
+        released = await asyncio.wait_for(h.exchange.release(fast.hold_id), 5)
+        assert released.status == PendingStatus.VOIDED
+        assert h.writer.batches == batches + 2  # the waiting release took the hold along
+        view = await h.exchange.balance(requester, touch=False)
+        assert view.held == 150 and second.hold_id != fast.hold_id
+        assert await audit_codes(h) == []
+    finally:
+        await close_harness(h)
