@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # compiled at collection: see below
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from jsonschema import Draft202012Validator
@@ -27,6 +28,11 @@ from services.gateway.config import GatewayConfig
 from services.gateway.http.openapi import document
 from services.gateway.server import start
 from tests.network import TINY, TestNetwork, _gateway_config
+
+# `schemathesis.openapi.from_dict` imports its OpenAPI modules on first use, which pytest
+# compiles (assertion rewriting of a plugin) — inside the running test, beside the network's
+# threads, where CPython 3.11.7 once raised "AST constructor recursion depth mismatch"
+# (python/cpython#106905). Imported above, they are compiled at collection.
 
 pytestmark = [pytest.mark.pds, pytest.mark.slow]
 SKIP = ("/v1/account/wipe",)
