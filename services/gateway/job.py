@@ -107,8 +107,9 @@ class RunningJob:
                     self._started(event)
                 elif isinstance(event, Chunks):
                     assert self._opened is not None, "chunks before a started event"
-                    self._streamed = True
-                    for delta in self._opened.open(event.first_seq, event.chunks):
+                    opened = self._opened.open(event.first_seq, event.chunks)
+                    self._streamed = True  # opened: its text reaches the caller now
+                    for delta in opened:
                         yield delta
                 elif isinstance(event, Completed):
                     self.watch.lap("rest_of_stream")
