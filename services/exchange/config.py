@@ -29,6 +29,8 @@
 | FAST_ADMIT_S | 5 | answer `Admit` from memory for members seen this recently (0: always wait) |
 | HOLD_LINGER_MS | 25 | a hold answered from memory commits within this long (with company) |
 | EXPIRE_INTERVAL_S / RECONCILE_INTERVAL_S | 30 / 600 | sweeps (0 turns one off) |
+| PATRONAGE_INTERVAL_S | 3600 | how often due patronage periods are distributed (0: only by hand) |
+| PATRONAGE_GRACE_S | 86400 | a period is distributed once it has been over this long |
 | CRASH_AT | — | dev only: SIGKILL at a named point (the crash test) |
 | GRPC_HOST, GRPC_PORT, METRICS_PORT, … | see `cocore.rpc.ServerConfig` | the server |
 """
@@ -83,6 +85,8 @@ class Config:
     hold_linger_ms: float = 25.0
     expire_interval_s: float = 30.0
     reconcile_interval_s: float = 600.0
+    patronage_interval_s: float = 3600.0
+    patronage_grace_s: float = 86400.0
     crash_at: str | None = None
 
     @property
@@ -124,6 +128,8 @@ class Config:
             raise ConfigError(f"{PREFIX}HOLD_LINGER_MS must be between 0 and 1000")
         if self.source_grace_s < 0:
             raise ConfigError(f"{PREFIX}SOURCE_GRACE_S must be ≥ 0")
+        if self.patronage_interval_s < 0 or self.patronage_grace_s < 0:
+            raise ConfigError(f"{PREFIX}PATRONAGE_INTERVAL_S and _GRACE_S must be ≥ 0")
         if self.crash_at is not None and (not self.dev or self.crash_at not in faults.POINTS):
             raise ConfigError(f"{PREFIX}CRASH_AT is a dev-only test hook ({faults.POINTS})")
         if self.dev:
@@ -180,6 +186,7 @@ _FIELDS: dict[str, Callable[[str], Any]] = {
     "source_grace_s": float, "verify_workers": int, "hold_ttl_s": int, "fast_admit_s": float,
     "hold_linger_ms": float,
     "expire_interval_s": float, "reconcile_interval_s": float, "crash_at": str,
+    "patronage_interval_s": float, "patronage_grace_s": float,
 }  # fmt: skip
 
 _TERMS: dict[str, tuple[str, Callable[[str], Any]]] = {

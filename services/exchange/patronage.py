@@ -5,15 +5,22 @@ a requester scores what it paid, a provider what it earned; a self-loop counts o
 treasury scores nothing. Each member gets `floor(treasuryBefore·fractionBps·score /
 (10000·totalScore))` (the tokenPatronage lexicon's formula) and the dust stays in the
 treasury. A period distributes once; one overlapping another is refused.
+
+The automatic schedule (`due_periods`): periods of the policy's `cadenceDays`, their ends on
+multiples of it counted from the Unix epoch (UTC), each distributed once it has been over
+for a grace time (late receipts settle in it first). They tile: the next starts where the
+latest distributed period (automatic or manual) ended, the very first at the boundary
+before the first settlement.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cocore.storage import UtcDateTime
 
@@ -25,6 +32,7 @@ from .state import Batch, Keys
 from .writer import Tx
 
 PERIODS = db.PERIODS
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Per-DID scores over one period, net of refunds, with self-loops counted once.
 _SCORES_SQL = """
@@ -132,3 +140,47 @@ class PatronageCommand:
         if chain:
             results = batch.ledger.create_transfers(chain)
             assert all(r is Result.OK for r in results), f"patronage failed: {results}"
+
+
+# ------------------------------------------------------------------------- the schedule
+
+
+def due_periods(
+    *,
+    cadence_days: int,
+    over_by: datetime,
+    last_end: datetime | None,
+    first_activity: datetime | None,
+    limit: int,
+) -> list[tuple[datetime, datetime]]:
+    """The periods to distribute now, oldest first (at most `limit`): consecutive, each ending
+    on a `cadence_days` boundary no later than `over_by` (now minus the grace). The first
+    starts at `last_end`, the end of the latest distributed period; with none yet, at the
+    boundary at or before `first_activity`; with neither there is nothing to distribute."""
+    if cadence_days < 1:
+        raise ValueError("cadence_days must be ≥ 1")
+    cadence = timedelta(days=cadence_days)
+    if last_end is not None:
+        start = last_end
+    elif first_activity is not None:
+        start = EPOCH + cadence * ((first_activity - EPOCH) // cadence)
+    else:
+        return []
+    periods: list[tuple[datetime, datetime]] = []
+    while len(periods) < limit:
+        end = EPOCH + cadence * ((start - EPOCH) // cadence + 1)
+        if end > over_by:
+            break
+        periods.append((start, end))
+        start = end
+    return periods
+
+
+async def schedule_bounds(session: AsyncSession) -> tuple[datetime | None, datetime | None]:
+    """(end of the latest distributed period, completion of the first settled receipt)."""
+    settlements = db.SETTLEMENTS
+    last_end = select(func.max(PERIODS.c.end, type_=UtcDateTime()))
+    first = select(func.min(settlements.c.completed_at, type_=UtcDateTime())).where(
+        settlements.c.status == "settled"
+    )
+    return (await session.scalar(last_end)), (await session.scalar(first))

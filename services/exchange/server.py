@@ -6,7 +6,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -33,7 +33,7 @@ from .publisher import Publisher
 from .receipts import FirehoseSource, ReceiptSource, settle_from
 from .reconcile import Report, deep_drifts
 from .state import Batch
-from .sweeps import every, expire_holds, retry_unsettled, supervise
+from .sweeps import distribute_due_patronage, every, expire_holds, retry_unsettled, supervise
 from .verifier_pool import Verifier
 from .writer import Writer
 
@@ -150,6 +150,12 @@ def _background(
         tasks.append(asyncio.create_task(
             every(config.reconcile_interval_s / 4, "retry", lambda: retry_unsettled(exchange))
         ))  # fmt: skip
+    if config.patronage_interval_s > 0:
+        grace = timedelta(seconds=config.patronage_grace_s)
+        tasks.append(asyncio.create_task(every(
+            config.patronage_interval_s, "patronage",
+            lambda: distribute_due_patronage(exchange, grace), at_start=True,
+        )))  # fmt: skip
     return tasks
 
 

@@ -1,4 +1,5 @@
-"""Timed work: void expired holds, reconcile, and retry receipts refused for a passing reason."""
+"""Timed work: void expired holds, reconcile, retry receipts refused for a passing reason,
+and distribute the patronage periods that are due."""
 
 from __future__ import annotations
 
@@ -15,16 +16,24 @@ from cocore.syntax import parse_at_uri
 from . import db, events
 from .exchange import Exchange
 from .holds import ExpireCommand
+from .patronage import Distribution, due_periods, schedule_bounds
 from .receipts import ReceiptEvent, settle_one
 
 RETRY_BATCH = 100
 MAX_ATTEMPTS = 20
+PATRONAGE_BATCH = 12  # periods per turn (catching up after a long outage takes a few turns)
 
 
-async def every(interval_s: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
-    """Run `work` every `interval_s` seconds until cancelled; an error waits for the next turn."""
+async def every(
+    interval_s: float, name: str, work: Callable[[], Awaitable[object]], *, at_start: bool = False
+) -> None:
+    """Run `work` every `interval_s` seconds (first at once if `at_start`) until cancelled; an
+    error waits for the next turn."""
+    first = at_start
     while True:
-        await asyncio.sleep(interval_s)
+        if not first:
+            await asyncio.sleep(interval_s)
+        first = False
         try:
             await work()
         except CocoreError as e:
@@ -71,3 +80,20 @@ async def retry_unsettled(exchange: Exchange, min_age: timedelta = timedelta(min
         event = ReceiptEvent(parse_at_uri(row.receipt_uri), row.receipt_cid, record)
         await settle_one(exchange, event, "retry")
     return len(rows)
+
+
+async def distribute_due_patronage(
+    exchange: Exchange, grace: timedelta, limit: int = PATRONAGE_BATCH
+) -> list[Distribution]:
+    """Distribute, oldest first, the periods the schedule owes (`patronage.due_periods`) under
+    the active policy's cadence; nothing while its patronage fraction is 0."""
+    terms = exchange.policies.current.terms
+    if terms.patronage_fraction_bps == 0:
+        return []
+    async with exchange.db.session() as session:
+        last_end, first_activity = await schedule_bounds(session)
+    periods = due_periods(
+        cadence_days=terms.patronage_cadence_days, over_by=exchange.clock() - grace,
+        last_end=last_end, first_activity=first_activity, limit=limit,
+    )  # fmt: skip
+    return [await exchange.distribute_patronage(start, end) for start, end in periods]

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from services.exchange import db
 from services.exchange.config import DEV_OPERATOR_TOKEN, DEV_SERVICE_TOKEN
 from services.exchange.policy import PolicyTerms
 from services.exchange.server import App, build
+from services.exchange.settlement import Settled
 from services.exchange.sweeps import retry_unsettled
 from services.exchange.verification import Bundle
 from tests.conftest import REPO
@@ -86,12 +88,7 @@ class Stage:
         return response
 
     async def drain_outbox(self) -> None:
-        for _ in range(100):
-            await self.app.publisher.publish_due()
-            if await self.app.publisher.pending_count() == 0:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("the outbox did not drain")
+        await _drain(self.app)
 
 
 def _record(uri: str, record: dict[str, Any]) -> common_pb2.Record:
@@ -352,3 +349,64 @@ async def test_a_receipt_refused_for_its_balance_settles_once_it_is_covered(stag
 
 async def _new_member(s: Stage) -> Account:
     return await s.stack.create_account()
+
+
+async def test_patronage_runs_by_itself_and_its_records_reach_the_pds(
+    atproto_stack: AtprotoStack, tmp_path: Path
+) -> None:
+    ahead = [timedelta(0)]  # the exchange's clock runs this far ahead of the wall clock
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + ahead[0]
+
+    config = exchange_config(atproto_stack, tmp_path, firehoses=(), patronage_interval_s=0.1,
+                             patronage_grace_s=60.0)  # fmt: skip
+    app = await build(config, clock=clock)
+    try:
+        factory = ReceiptFactory(app.exchange.did, datetime.now(UTC))
+        requester, provider = factory.did(), factory.provider()
+        settled = await app.exchange.settle(factory.bundle(requester, provider, tokens_out=1_000))
+        assert isinstance(settled, Settled) and settled.fee == 50
+        await asyncio.sleep(0.3)
+        assert await _periods(app) == []  # the period of today's receipt is not over
+
+        ahead[0] = timedelta(days=61)  # two period ends pass, maybe three
+        for _ in range(100):
+            periods = await _periods(app)
+            if len(periods) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert 2 <= len(periods) <= 3, periods
+        first = periods[0]
+        assert first.start <= factory.now < first.end and first.distributed == 39
+        assert all(p.distributed == 0 for p in periods[1:])
+        assert [(a.end, b.start) for a, b in pairwise(periods)] == [
+            (a.end, a.end) for a in periods[:-1]
+        ]
+        await _drain(app)
+        client = AtprotoClient.anonymous(atproto_stack.pds_url)
+        try:
+            page = await client.list_records(
+                app.exchange.did, parse_nsid(ids.ACCOUNT_TOKEN_PATRONAGE)
+            )
+        finally:
+            await client.aclose()
+        credited = {r.value["recipient"]: r.value["tokensCredited"] for r in page.records}
+        assert credited == {requester: 20, provider.did: 19}
+    finally:
+        await app.stop()
+
+
+async def _periods(app: App) -> list[Any]:
+    async with app.exchange.db.session() as session:
+        query = select(db.PERIODS).order_by(db.PERIODS.c.start)
+        return list((await session.execute(query)).all())
+
+
+async def _drain(app: App) -> None:
+    for _ in range(100):
+        await app.publisher.publish_due()
+        if await app.publisher.pending_count() == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the outbox did not drain")
