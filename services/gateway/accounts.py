@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from cocore.atproto import (
     AtprotoClient,
@@ -26,9 +26,20 @@ from cocore.storage import Database
 
 from .credentials import CredentialBox, Credentials
 from .db import AccountRow
-from .errors import Forbidden
+from .errors import Forbidden, Unavailable
 
 T = TypeVar("T")
+REWRAP_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrapped:
+    """What a pass over the stored logins found: `resealed` moved to the current key,
+    `unreadable` opens under no configured key (its member must log in again)."""
+
+    current: int = 0
+    resealed: int = 0
+    unreadable: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +83,34 @@ class AccountStore:
             row = await session.get(AccountRow, did)
         if row is None:
             return None
-        return Account(row.did, row.handle, row.pds_url), self.box.open(row.did, row.credentials)
+        credentials, stale = self.box.unseal(row.did, row.credentials)
+        if stale:
+            await self._reseal(row.did, row.credentials, credentials)
+        return Account(row.did, row.handle, row.pds_url), credentials
+
+    async def reseal_all(self) -> Rewrapped:
+        """Seal every login an older key sealed under the current key (after a rotation;
+        once nothing is left the old keys can go). Safe beside live traffic: a row
+        rewritten meanwhile is left as it is."""
+        counts = {"current": 0, "resealed": 0, "unreadable": 0}
+        after = ""
+        while True:
+            query = (select(AccountRow.did, AccountRow.credentials).where(AccountRow.did > after)
+                     .order_by(AccountRow.did).limit(REWRAP_PAGE))  # fmt: skip
+            async with self.db.session() as session:
+                rows = (await session.execute(query)).all()
+            for did, blob in rows:
+                try:
+                    credentials, stale = self.box.unseal(did, blob)
+                except Unavailable:
+                    counts["unreadable"] += 1
+                    continue
+                if stale:
+                    await self._reseal(did, blob, credentials)
+                counts["resealed" if stale else "current"] += 1
+            if len(rows) < REWRAP_PAGE:
+                return Rewrapped(**counts)
+            after = rows[-1].did
 
     async def delete(self, did: str) -> bool:
         async with self.db.transaction() as session:
@@ -133,6 +171,15 @@ class AccountStore:
             if row is not None:
                 row.credentials = self.box.seal(account.did, fresh)
                 row.updated_at = self.clock()
+
+    async def _reseal(self, did: str, blob: bytes, credentials: Credentials) -> None:
+        """`blob` (an older key's) sealed again under the current key, unless it changed."""
+        fresh = self.box.seal(did, credentials)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(AccountRow).where(AccountRow.did == did, AccountRow.credentials == blob)
+                .values(credentials=fresh, updated_at=self.clock())
+            )  # fmt: skip
 
     async def _require(self, did: str) -> tuple[Account, Credentials]:
         found = await self.get(did)

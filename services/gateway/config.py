@@ -12,6 +12,7 @@
 | MATCHMAKER_ADDRESS / MATCHMAKER_TOKEN | 127.0.0.1:2592 / dev token | the matchmaker |
 | PLC_URL / PDS_URL | http://127.0.0.1:2582 / :2583 | DIDs; the PDS that resolves handles |
 | CREDENTIALS_KEY | dev key | base64 of 32 bytes: AES-GCM key of stored PDS logins |
+| CREDENTIALS_OLD_KEYS | — | `key,key`: earlier CREDENTIALS_KEYs, still opened; re-sealed at start |
 | EDGE_SECRET | dev secret | what Envoy's ext_authz adds so the gateway trusts `x-cocore-did` |
 | MAX_BODY_BYTES | 4194304 | request bodies past this are a 413 |
 | DEFAULT_MAX_TOKENS / MAX_TOKENS_CAP | 1024 / 32768 | `max_tokens` when absent / its ceiling |
@@ -74,6 +75,7 @@ class GatewayConfig:
     plc_url: str = "http://127.0.0.1:2582"
     pds_url: str = "http://127.0.0.1:2583"
     credentials_key: str = DEV_CREDENTIALS_KEY
+    credentials_old_keys: tuple[str, ...] = ()
     edge_secret: str = DEV_EDGE_SECRET
     limits: Limits = field(default_factory=Limits)
     job_ttl_s: int = 3600
@@ -99,6 +101,10 @@ class GatewayConfig:
     def credentials_key_bytes(self) -> bytes:
         return base64.b64decode(self.credentials_key, validate=True)
 
+    @property
+    def credentials_old_key_bytes(self) -> tuple[bytes, ...]:
+        return tuple(base64.b64decode(k, validate=True) for k in self.credentials_old_keys)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
         """Read every `COCORE_GATEWAY_*` variable; bad values raise `ConfigError`."""
@@ -123,6 +129,12 @@ class GatewayConfig:
             key = b""
         if len(key) != 32:
             raise ConfigError(f"{PREFIX}CREDENTIALS_KEY must be base64 of exactly 32 bytes")
+        try:
+            old = self.credentials_old_key_bytes
+        except (binascii.Error, ValueError):
+            old = (b"",)
+        if any(len(k) != 32 for k in old):
+            raise ConfigError(f"{PREFIX}CREDENTIALS_OLD_KEYS must each be base64 of 32 bytes")
         if not 1 <= self.failover_candidates <= 5:
             raise ConfigError(f"{PREFIX}FAILOVER_CANDIDATES must be 1..5")
         if self.event_loop not in ("uvloop", "asyncio"):
@@ -147,12 +159,17 @@ def _bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def _keys(raw: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
 _LIMIT_FIELDS = frozenset({"max_body_bytes", "default_max_tokens", "max_tokens_cap"})
 _FIELDS: dict[str, Callable[[str], Any]] = {
     "env": str, "db_url": str, "migrate": _bool, "http_host": str, "http_port": int,
     "service_did": str, "exchange_address": str, "exchange_token": str,
     "matchmaker_address": str, "matchmaker_token": str, "plc_url": str, "pds_url": str,
-    "credentials_key": str, "edge_secret": str, "max_body_bytes": int,
+    "credentials_key": str, "credentials_old_keys": _keys, "edge_secret": str,
+    "max_body_bytes": int,
     "default_max_tokens": int, "max_tokens_cap": int, "job_ttl_s": int, "hold_ttl_s": int,
     "settle_wait_ms": int, "receipt_wait_s": float, "appview_address": str,
     "failover_candidates": int, "key_cache_ttl_s": float, "default_rpm": int, "default_tpm": int,

@@ -118,3 +118,10 @@ def edge_auth(verdict: str) -> None:
 
 def account_event(kind: str, did: str) -> None:
     log.info("account_%s did=%s", kind, did)
+
+
+def credentials_resealed(current: int, resealed: int, unreadable: int) -> None:
+    """After a credentials-key rotation: logins moved to the current key, and those no
+    configured key opens (their members must log in again)."""
+    log.info("credentials_resealed current=%d resealed=%d unreadable=%d",
+             current, resealed, unreadable)  # fmt: skip

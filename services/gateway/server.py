@@ -98,7 +98,8 @@ def build_context(config: GatewayConfig, clock: Callable[[], datetime] = utc_now
     db = Database.from_url(config.db_url)
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
     keys = KeyStore(db, clock, cache_ttl_s=config.key_cache_ttl_s)
-    accounts = AccountStore(db, CredentialBox(config.credentials_key_bytes), clock, resolver)
+    box = CredentialBox(config.credentials_key_bytes, config.credentials_old_key_bytes)
+    accounts = AccountStore(db, box, clock, resolver)
     exchange = ExchangeClient(config.exchange_address, config.exchange_token)
     matchmaker = MatchmakerClient(config.matchmaker_address, config.matchmaker_token)
     repos = RepoReader(resolver)
@@ -152,7 +153,15 @@ async def start(config: GatewayConfig, clock: Callable[[], datetime] = utc_now) 
     ]
     if (feed := ctx.paid.settler.feed) is not None:
         gateway.tasks.append(asyncio.create_task(feed.run(), name="gateway-receipt-feed"))
+    if ctx.accounts.box.rotating:
+        gateway.tasks.append(asyncio.create_task(_reseal(ctx.accounts), name="gateway-reseal"))
     return gateway
+
+
+async def _reseal(accounts: AccountStore) -> None:
+    """After a credentials-key rotation: every login under an old key moves to the new one."""
+    done = await accounts.reseal_all()
+    events.credentials_resealed(done.current, done.resealed, done.unreadable)
 
 
 async def _flush_keys(keys: KeyStore) -> None:
