@@ -29,15 +29,14 @@ async def every(
 ) -> None:
     """Run `work` every `interval_s` seconds (first at once if `at_start`) until cancelled; an
     error waits for the next turn."""
-    first = at_start
+    if not at_start:
+        await asyncio.sleep(interval_s)
     while True:
-        if not first:
-            await asyncio.sleep(interval_s)
-        first = False
         try:
             await work()
         except CocoreError as e:
             events.source_error(name, e.code)
+        await asyncio.sleep(interval_s)
 
 
 async def supervise(name: str, run: Callable[[], Awaitable[object]], pause_s: float = 5.0) -> None:

@@ -29,11 +29,11 @@ from .db import AccountRow
 from .errors import Forbidden, Unavailable
 
 T = TypeVar("T")
-REWRAP_PAGE = 200
+RESEAL_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
-class Rewrapped:
+class Resealed:
     """What a pass over the stored logins found: `resealed` moved to the current key,
     `unreadable` opens under no configured key (its member must log in again)."""
 
@@ -88,7 +88,7 @@ class AccountStore:
             await self._reseal(row.did, row.credentials, credentials)
         return Account(row.did, row.handle, row.pds_url), credentials
 
-    async def reseal_all(self) -> Rewrapped:
+    async def reseal_all(self) -> Resealed:
         """Seal every login an older key sealed under the current key (after a rotation;
         once nothing is left the old keys can go). Safe beside live traffic: a row
         rewritten meanwhile is left as it is."""
@@ -96,7 +96,7 @@ class AccountStore:
         after = ""
         while True:
             query = (select(AccountRow.did, AccountRow.credentials).where(AccountRow.did > after)
-                     .order_by(AccountRow.did).limit(REWRAP_PAGE))  # fmt: skip
+                     .order_by(AccountRow.did).limit(RESEAL_PAGE))  # fmt: skip
             async with self.db.session() as session:
                 rows = (await session.execute(query)).all()
             for did, blob in rows:
@@ -108,8 +108,8 @@ class AccountStore:
                 if stale:
                     await self._reseal(did, blob, credentials)
                 counts["resealed" if stale else "current"] += 1
-            if len(rows) < REWRAP_PAGE:
-                return Rewrapped(**counts)
+            if len(rows) < RESEAL_PAGE:
+                return Resealed(**counts)
             after = rows[-1].did
 
     async def delete(self, did: str) -> bool:

@@ -130,10 +130,10 @@ class GatewayConfig:
         if len(key) != 32:
             raise ConfigError(f"{PREFIX}CREDENTIALS_KEY must be base64 of exactly 32 bytes")
         try:
-            old = self.credentials_old_key_bytes
+            bad_old = any(len(k) != 32 for k in self.credentials_old_key_bytes)
         except (binascii.Error, ValueError):
-            old = (b"",)
-        if any(len(k) != 32 for k in old):
+            bad_old = True
+        if bad_old:
             raise ConfigError(f"{PREFIX}CREDENTIALS_OLD_KEYS must each be base64 of 32 bytes")
         if not 1 <= self.failover_candidates <= 5:
             raise ConfigError(f"{PREFIX}FAILOVER_CANDIDATES must be 1..5")

@@ -68,7 +68,7 @@ async def _blobs(db: Database) -> dict[str, bytes]:
 async def test_reseal_all_moves_every_login_to_the_new_key(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(accounts, "REWRAP_PAGE", 16)
+    monkeypatch.setattr(accounts, "RESEAL_PAGE", 16)
     before = _store(database, CredentialBox(OLD))
     for i in range(45):  # several pages
         await before.save(Account(_did(i), f"member{i}.test", "http://pds.test"), _creds(i))
