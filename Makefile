@@ -78,7 +78,7 @@ k8s-validate: $(STAMP) ## render every k8s/ overlay (kubectl kustomize) and vali
 
 .PHONY: test
 test: $(STAMP) atp-install $(GRPCURL) lint typecheck k8s-validate ## install everything, lint, type-check, run the whole test suite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --tb=short
 
 .PHONY: test-fast
 test-fast: $(STAMP) ## unit tests only (no PDS, no PostgreSQL)

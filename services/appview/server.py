@@ -85,24 +85,43 @@ class AppView:
 
 
 async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_now) -> AppView:
+    """Start everything; if any step fails, what was already started is stopped again."""
     await upgrade(config.database_url, MIGRATIONS)
+    started = contextlib.AsyncExitStack()  # once running, `AppView.stop()` ends it all
+    try:
+        return await _start(config, clock, started)
+    except BaseException:
+        await started.aclose()
+        raise
+
+
+async def _start(
+    config: AppViewConfig, clock: Callable[[], datetime], started: contextlib.AsyncExitStack
+) -> AppView:
     db = Database.from_url(config.database_url)
+    started.push_async_callback(db.dispose)
     tune(db)
     reads = reads_database(db, config.database_url)
+    if reads is not db:
+        started.push_async_callback(reads.dispose)
+    started.callback(LoopReads.close, reads)
     events = Events()
     resolver = IdentityResolver(
         config.plc_url, allow_insecure_loopback=config.dev, endpoint_policy=config.endpoint_policy()
     )
+    started.push_async_callback(resolver.aclose)
     reader = RecordReader(reads)
     aggregates = Aggregates(db, clock)
     verifier = Verifier(reader, RecordFetcher(reader, resolver), resolver)
     queries = Queries(reader, aggregates, AccountQueries(db, reader, aggregates, clock), verifier)
     hub = FeedHub(db, events)
     grpc_server = await start_server(config.grpc, register(queries, hub))
+    started.push_async_callback(grpc_server.stop)
     events.register_into(grpc_server.metrics.registry)
     http = await serve_http(
         build_app(queries, events, _health(db)), config.http_host, config.http_port
     )
+    started.push_async_callback(http.stop)
 
     validator = RecordValidator(
         exchanges=config.exchanges, max_record_bytes=config.max_record_bytes
@@ -131,8 +150,8 @@ async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_no
         config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver, reads
     )
     for ingestor in ingestors.values():
-        await ingestor.stored_cursor()  # registers the source before the backfiller looks
-        app.tasks.append(asyncio.create_task(ingestor.run()))
+        await ingestor.stored_cursor()  # registers each source before the backfiller looks
+    app.tasks.extend(asyncio.create_task(ingestor.run()) for ingestor in ingestors.values())
     app.tasks.append(asyncio.create_task(backfiller.run()))
     return app
 
