@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from cocore.storage import (
     StorageError,
     TransactionConflict,
     create_engine,
+    create_loop_sqlite_engine,
     make_metadata,
     sqlite_url,
 )
@@ -294,6 +296,56 @@ async def test_sqlite_writer_blocked_past_busy_timeout_gets_transaction_conflict
         finally:
             release.set()
             await holder
+
+
+def _write_lock_is_free(path: Path) -> bool:
+    """Whether another connection gets the write lock at once."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+async def test_a_discarded_sqlite_connection_leaves_no_write_lock(tmp_path: Path) -> None:
+    """The pool discards a connection mid-transaction (as when cancellation cuts a statement
+    off) while a cursor of it is still held: the write lock goes with the connection, not
+    when the cursor is collected."""
+    path = tmp_path / "discard.db"
+    async with Database.from_url(sqlite_url(path)) as db:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))  # begins the transaction
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            cursor = await driver.executemany("INSERT INTO t VALUES (?)", [(1,)])
+            assert not _write_lock_is_free(path)  # the test holds what it means to
+            await conn.invalidate()
+            assert _write_lock_is_free(path)
+        assert cursor is not None  # still held here
+
+
+def test_a_discarded_loop_sqlite_connection_leaves_no_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "discard-loop.db"
+    engine = create_loop_sqlite_engine(path)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany("INSERT INTO t VALUES (?)", [(1,)])
+            assert not _write_lock_is_free(path)
+            conn.invalidate()
+            assert _write_lock_is_free(path)
+        assert cursor is not None
+    finally:
+        engine.dispose()
 
 
 async def test_pool_exhaustion_is_a_storage_error(sqlite_db_url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -31,6 +33,32 @@ def install_sqlite_setup(engine: Engine, *, file_backed: bool, busy_timeout_ms: 
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "close", _roll_back_before_close)
+    event.listen(engine, "close_detached", _roll_back_before_close)
+
+
+def _roll_back_before_close(dbapi_connection: Any, *_: Any) -> None:
+    """End any transaction before the pool closes a connection.
+
+    sqlite3 (Python 3.11) closes with sqlite3_close_v2: while a statement of the connection is
+    still held (by a cursor after `executemany`, or one not read to the end), the connection
+    lives on with its open transaction and write lock until that cursor is collected. The
+    pool closes without a rollback when it discards a connection (a statement cut off by
+    cancellation), and the cut-off cursor lives in the exception's traceback: a stopped
+    service kept its file write-locked for seconds, and its restart met "database is locked".
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)  # aiosqlite.Connection
+    if driver is None:  # plain sqlite3, used on its own thread
+        with contextlib.suppress(sqlite3.Error):
+            dbapi_connection.rollback()
+        return
+    connection = getattr(driver, "_connection", None)  # its sqlite3 connection
+    queue = getattr(driver, "_tx", None)
+    if connection is not None and queue is not None:
+        # Queued on the connection's own thread ahead of the close that follows (no await:
+        # the pool may be closing from garbage collection). SQLAlchemy's aiosqlite dialect
+        # queues work the same way.
+        queue.put_nowait((None, connection.rollback))
 
 
 def _on_begin(conn: Connection) -> None:
