@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,10 +73,24 @@ class App:
 
 
 async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
+    """Build and start the exchange; if any step fails, what was already started is stopped
+    again (a leftover database thread or verifier process would keep the process alive)."""
     if config.migrate:
         await upgrade(config.db_url, MIGRATIONS)
     faults.arm(config.crash_at)
+    started = contextlib.AsyncExitStack()  # once built, `App.stop()` ends it all
+    try:
+        return await _build(config, clock, started)
+    except BaseException:
+        await started.aclose()
+        raise
+
+
+async def _build(
+    config: Config, clock: Callable[[], datetime], started: contextlib.AsyncExitStack
+) -> App:
     database = Database.from_url(config.db_url)
+    started.push_async_callback(database.dispose)
     keys = identity.load_keys(config)
     did = await identity.establish(config, database, keys)
     tids = TidClock()
@@ -85,6 +100,7 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
                                     attesting=attesting, now=clock(),
                                     tid=lambda: str(tids.next()))  # fmt: skip
     publisher = Publisher(database, lambda: identity.login(config, keys), clock)
+    started.push_async_callback(publisher.close)
     admissions = AdmissionBook(config.fast_admit_s) if config.fast_admit_s > 0 else None
 
     def committed(batch: Batch) -> None:
@@ -97,8 +113,11 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
                     linger_s=config.hold_linger_ms / 1000)  # fmt: skip
     verifier = Verifier(keys.settlement, config.verify_workers)
     await verifier.start()
+    started.push_async_callback(verifier.stop)
     resolver = IdentityResolver(config.plc_url, allow_insecure_loopback=config.dev)
+    started.push_async_callback(resolver.aclose)
     fetcher = RecordFetcher(resolver)
+    started.push_async_callback(fetcher.aclose)
     exchange = Exchange(database=database, writer=writer, verifier=verifier, policies=policies,
                         key=keys.settlement, clock=clock, fetcher=fetcher,
                         admissions=admissions)  # fmt: skip
@@ -116,6 +135,7 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
         return [service_name(exchange_pb2, "Exchange")]
 
     writer_task = writer.start()
+    started.push_async_callback(writer.stop)
     running = await start_server(config.server, register)
     events.install(running.metrics.registry)
     app = App(config, running, exchange, publisher, writer_task=writer_task)

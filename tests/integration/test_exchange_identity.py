@@ -3,6 +3,10 @@ update that puts the settlement key into the DID document as `#cocore_exchange`.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,11 +14,11 @@ import pytest
 from cocore.atproto import IdentityResolver, exchange_settlement_key
 from cocore.atproto.keys import SigningKey as RotationKey
 from cocore.atproto.plc import PlcClient, PlcOperationRefused, sign_operation, update_operation
-from cocore.rpc import ServerConfig
+from cocore.rpc import BindError, ServerConfig
 from cocore.storage import Database, sqlite_url, upgrade
 from services.exchange import identity
 from services.exchange.config import Config
-from services.exchange.server import MIGRATIONS
+from services.exchange.server import MIGRATIONS, build
 from tests.fixtures.atproto import AtprotoStack
 
 pytestmark = pytest.mark.pds
@@ -77,3 +81,29 @@ async def test_a_known_did_lets_the_exchange_start_while_its_pds_is_down(
         offline = exchange_config(atproto_stack, tmp_path, pds_url="http://127.0.0.1:9",
                                   handle=config.handle)  # fmt: skip
         assert await identity.establish(offline, database, keys) == did
+
+
+async def test_an_exchange_that_cannot_bind_stops_what_it_started(
+    atproto_stack: AtprotoStack, tmp_path: Path
+) -> None:
+    """Its port taken, the exchange fails to start and leaves nothing running: no database
+    thread, verifier process or task that would keep the process from exiting."""
+
+    def leftovers() -> tuple[set[str], set[int], set[asyncio.Task[object]]]:
+        threads = {t.name for t in threading.enumerate() if "_connection_worker" in t.name}
+        processes = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+        return threads, processes, asyncio.all_tasks()
+
+    before = leftovers()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = exchange_config(
+            atproto_stack, tmp_path, server=ServerConfig(port=port, metrics_port=None)
+        )
+        with pytest.raises(BindError):
+            await build(config)
+    assert leftovers() == before
+    async with Database.from_url(config.db_url) as database:
+        assert await identity.known_did(database) is not None  # it failed late, not early
