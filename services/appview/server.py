@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from cocore.atproto import IdentityResolver
 from cocore.errors import CocoreError
 from cocore.rpc import RunningServer, start_server
+from cocore.startup import start_or_undo
 from cocore.storage import Database, upgrade
 
 from .accounts import AccountQueries
@@ -87,12 +89,7 @@ class AppView:
 async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_now) -> AppView:
     """Start everything; if any step fails, what was already started is stopped again."""
     await upgrade(config.database_url, MIGRATIONS)
-    started = contextlib.AsyncExitStack()  # once running, `AppView.stop()` ends it all
-    try:
-        return await _start(config, clock, started)
-    except BaseException:
-        await started.aclose()
-        raise
+    return await start_or_undo(functools.partial(_start, config, clock))
 
 
 async def _start(

@@ -18,6 +18,7 @@ from cocore.crypto import jwk_fingerprint
 from cocore.lexicon import ids
 from cocore.proto.exchange.v1 import exchange_pb2, exchange_pb2_grpc
 from cocore.rpc import RunningServer, service_name, start_server
+from cocore.startup import start_or_undo
 from cocore.storage import Database, upgrade
 from cocore.syntax import TidClock
 
@@ -78,12 +79,7 @@ async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
     if config.migrate:
         await upgrade(config.db_url, MIGRATIONS)
     faults.arm(config.crash_at)
-    started = contextlib.AsyncExitStack()  # once built, `App.stop()` ends it all
-    try:
-        return await _build(config, clock, started)
-    except BaseException:
-        await started.aclose()
-        raise
+    return await start_or_undo(functools.partial(_build, config, clock))
 
 
 async def _build(
