@@ -3,7 +3,6 @@ update that puts the settlement key into the DID document as `#cocore_exchange`.
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import socket
 import threading
@@ -20,6 +19,7 @@ from services.exchange import identity
 from services.exchange.config import Config
 from services.exchange.server import MIGRATIONS, build
 from tests.fixtures.atproto import AtprotoStack
+from tests.tasks import tasks_running
 
 pytestmark = pytest.mark.pds
 
@@ -91,7 +91,7 @@ async def test_an_exchange_that_cannot_bind_stops_what_it_started(
 
     def running() -> set[object]:
         threads = {t for t in threading.enumerate() if "_connection_worker" in t.name}
-        return {*threads, *multiprocessing.active_children(), *asyncio.all_tasks()}
+        return {*threads, *multiprocessing.active_children(), *tasks_running("exchange")}
 
     before = running()
     with socket.socket() as taken:

@@ -15,6 +15,7 @@ from services.appview import server
 from services.appview.config import AppViewConfig
 from services.appview.httpserver import HttpServer, serve_http
 from services.appview.ingest import SourceIngestor
+from tests.tasks import tasks_running
 
 UNUSED = "http://127.0.0.1:9"  # nothing is fetched before start-up fails
 
@@ -54,7 +55,7 @@ async def test_a_start_that_fails_midway_stops_what_it_had_started(
         http_port=0,
         dev=True,
     )
-    tasks_before = asyncio.all_tasks()
+    tasks_before = tasks_running("appview")
 
     with pytest.raises(TransactionConflict):
         await server.start(config)
@@ -63,7 +64,9 @@ async def test_a_start_that_fails_midway_stops_what_it_had_started(
     for port in (grpc_servers[0].port, http_servers[0].port):
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", port)
-    assert not asyncio.all_tasks() - tasks_before, "a task of the failed start is still running"
+    assert not tasks_running("appview") - tasks_before, (
+        "a task of the failed start is still running"
+    )
     # No connection of the failed start holds the file: another writer gets the lock at once.
     conn = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
