@@ -13,7 +13,7 @@ async def start_or_undo(start: Callable[[contextlib.AsyncExitStack], Awaitable[T
     """Run `start`, which pushes onto the stack how to undo each step once it is done. If a
     later step fails, the earlier ones are undone, newest first, and the error goes on: a
     database thread or worker process left behind would keep the process from exiting. On
-    success the stack is dropped; the running service's own stop() ends what it started."""
+    success `start` keeps the stack in what it returns, whose stop() unwinds it."""
     undo = contextlib.AsyncExitStack()
     try:
         return await start(undo)

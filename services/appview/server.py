@@ -65,6 +65,7 @@ class AppView:
     backfiller: Backfiller
     resolver: IdentityResolver
     reads: Database  # the list queries' pool (`db` itself on SQLite)
+    started: contextlib.AsyncExitStack  # what start-up started, undone newest first
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -77,13 +78,7 @@ class AppView:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.http.stop()
-        await self.grpc.stop()
-        await self.resolver.aclose()
-        if self.reads is not self.db:
-            await self.reads.dispose()
-        LoopReads.close(self.reads)
-        await self.db.dispose()
+        await self.started.aclose()  # the servers, then the resolver and the database
 
 
 async def start(config: AppViewConfig, *, clock: Callable[[], datetime] = utc_now) -> AppView:
@@ -144,8 +139,8 @@ async def _start(
         source_ready=lambda s: ingestors[s].connected, concurrency=config.backfill_concurrency,
     )  # fmt: skip
     app = AppView(
-        config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver, reads
-    )
+        config, db, grpc_server, http, hub, queries, ingestors, backfiller, resolver, reads, started
+    )  # fmt: skip
     for ingestor in ingestors.values():
         await ingestor.stored_cursor()  # registers each source before the backfiller looks
     app.tasks.extend(asyncio.create_task(ingestor.run()) for ingestor in ingestors.values())

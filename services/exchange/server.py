@@ -55,8 +55,8 @@ class App:
     exchange: Exchange
     publisher: Publisher
     writer_task: asyncio.Task[None]
+    started: contextlib.AsyncExitStack  # what start-up started, undone newest first
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closers: list[Callable[[], object]] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Stop serving, let queued writes finish, then stop the background work."""
@@ -65,12 +65,7 @@ class App:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.exchange.verifier.stop()
-        await self.publisher.close()
-        for close in reversed(self.closers):
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
+        await self.started.aclose()  # the verifier, the clients, then the database
 
 
 async def build(config: Config, clock: Callable[[], datetime] = utc_now) -> App:
@@ -134,8 +129,7 @@ async def _build(
     started.push_async_callback(writer.stop)
     running = await start_server(config.server, register)
     events.install(running.metrics.registry)
-    app = App(config, running, exchange, publisher, writer_task=writer_task)
-    app.closers += [database.dispose, resolver.aclose, fetcher.aclose]
+    app = App(config, running, exchange, publisher, writer_task=writer_task, started=started)
     app.tasks += _background(config, exchange, publisher, database, clock)
     return app
 
