@@ -6,7 +6,8 @@ below, so a change to that proto is a change here only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ from .errors import InvalidRequest, ModelNotFound, NoProviders, Unavailable
 
 CONTENT, REASONING, TOOL_CALL = 1, 2, 3  # the proto's Channel values
 PICK_TIMEOUT_S = 5.0
+# A call whose last event was final ends by itself (its status follows that event); only one
+# that has still not ended this long after is cancelled.
+ENDED_CALL_GRACE_S = 1.0
 # An attempt that ended with one of these never ran: another pick may find a machine that can.
 NEVER_RAN = frozenset({
     "provider_not_connected", "provider_busy", "at_capacity", "providers_busy",
@@ -170,7 +174,7 @@ class MatchmakerClient:
 
     async def run(
         self, spec: JobSpec, q: PickQuery, presealed: list[Presealed], seal: Sealer
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Pick and dispatch in one call: the job runs at once when the pick's best candidate
         is one the input came presealed to; otherwise `seal` makes the attempts for the
         candidates the pick returned, and they are dispatched. A presealed run that fails
@@ -185,9 +189,10 @@ class MatchmakerClient:
         ])  # fmt: skip
         call = self.stub.Dispatch(request, metadata=self._auth)
         candidates: list[Candidate] | None = None
-        streamed = False
+        streamed = ended = False
         try:
             async for raw in call:
+                ended = _final(raw)
                 if raw.WhichOneof("event") == "unsealed":
                     candidates = [_candidate(c) for c in raw.unsealed.candidates]
                     break
@@ -207,13 +212,13 @@ class MatchmakerClient:
                          "the matchmaker ended the job")  # fmt: skip
             return
         finally:
-            call.cancel()
+            _end(call, ended)
         if candidates is None:
             candidates = await self.pick(q)
         async for event in self.dispatch(spec, seal(candidates)):
             yield event
 
-    async def dispatch(self, spec: JobSpec, attempts: list[Attempt]) -> AsyncIterator[Event]:
+    async def dispatch(self, spec: JobSpec, attempts: list[Attempt]) -> AsyncGenerator[Event, None]:
         """The job's events; closing the iterator cancels the job at the provider."""
         request = pb.DispatchRequest(spec=_spec(spec), attempts=[
             pb.Attempt(lease=a.lease, sealed_input=a.sealed_input,
@@ -221,8 +226,10 @@ class MatchmakerClient:
             for a in attempts
         ])  # fmt: skip
         call = self.stub.Dispatch(request, metadata=self._auth)
+        ended = False
         try:
             async for event in call:
+                ended = _final(event)
                 yield _event(event)
         except grpc.aio.AioRpcError as e:
             error = error_from_rpc(e)
@@ -232,7 +239,7 @@ class MatchmakerClient:
             yield Failed(error.code if error.code != "internal" else "matchmaker_error",
                          "the matchmaker ended the job")  # fmt: skip
         finally:
-            call.cancel()
+            _end(call, ended)
 
     async def release_lease(self, lease: str) -> bool:
         """Give a picked slot back (best effort: an unreleased lease expires on its own)."""
@@ -257,6 +264,21 @@ class MatchmakerClient:
                         [ModelRow(m.id, m.context_length, m.tools) for m in p.models])
             for p in r.providers
         ]  # fmt: skip
+
+
+def _final(event: pb.DispatchEvent) -> bool:
+    """The matchmaker sends nothing after this event: the call's status is on its way."""
+    return event.WhichOneof("event") in ("completed", "error", "unsealed")
+
+
+def _end(call: Any, ended: bool) -> None:
+    """Cancel a call its job left early (the provider stops at once). One that ended with a
+    final event is left to finish: cancelling it too would cost a round of gRPC work on the
+    answer's way out, and the matchmaker would see a completed job as cancelled."""
+    if ended:
+        asyncio.get_running_loop().call_later(ENDED_CALL_GRACE_S, call.cancel)
+    else:
+        call.cancel()
 
 
 def _pick_error(e: grpc.aio.AioRpcError, model: str) -> Exception:

@@ -97,7 +97,7 @@ class Agent:
         self.publisher = Publisher(self.outbox, self.client)
         self._spawn(self.publisher.run())
         self.phase = "provisioning"
-        self.write_status()
+        await self.write_status()
         self.rate = await self.read_rate()
         self.record = ProviderRecord(
             self.client,
@@ -171,7 +171,7 @@ class Agent:
             await self.publisher.flush(5.0)
         await self._close()
         self.phase = "stopped"
-        self.write_status()
+        await self.write_status()
 
     async def _close(self) -> None:
         if hasattr(self, "engine"):
@@ -195,7 +195,7 @@ class Agent:
             binary_version=cocore.__version__, rate=self.rate, state=state, now=self.clock(),
         )  # fmt: skip
         published = await self.record.publish(fields)
-        self.home.write_json(self.home.record_cache_file, {
+        await self.home.save_json(self.home.record_cache_file, {
             "did": self.client.did, "attestationPubKey": fields["attestationPubKey"],
             "rkey": str(published.rkey),
         })  # fmt: skip
@@ -234,7 +234,7 @@ class Agent:
                 raise
             log.warning("exchange policy unreachable; using the cached tokenRate")
             return TokenRate.from_json(cached)
-        self.home.write_json(
+        await self.home.save_json(
             self.home.policy_cache_file, {**rate.to_json(), "exchange": self.config.exchange_did}
         )
         return rate
@@ -334,6 +334,6 @@ class Agent:
         }  # fmt: skip
         return out
 
-    def write_status(self) -> None:
+    async def write_status(self) -> None:
         with contextlib.suppress(OSError):
-            status_file.write(self.home, self.status())
+            await status_file.write(self.home, self.status())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -85,6 +86,12 @@ class Home:
         except (OSError, ValueError):
             return None
         return value if isinstance(value, dict) else None
+
+    async def save_json(self, path: Path, value: dict[str, Any]) -> None:
+        """`write_json` from the serving loop: on a worker thread, because a rename over a
+        file can wait on the filesystem's journal (1–8 ms here while the PDS commits, which
+        held up every job the loop was serving)."""
+        await asyncio.to_thread(self.write_json, path, value)
 
     def write_json(self, path: Path, value: dict[str, Any]) -> None:
         """Atomic replace with owner-only permissions."""

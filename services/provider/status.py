@@ -12,8 +12,8 @@ from .home import Home
 STALE_AFTER_S = 30.0
 
 
-def write(home: Home, status: dict[str, Any]) -> None:
-    home.write_json(home.status_file, {**status, "pid": os.getpid()})
+async def write(home: Home, status: dict[str, Any]) -> None:
+    await home.save_json(home.status_file, {**status, "pid": os.getpid()})
 
 
 def read(home: Home) -> dict[str, Any] | None:

@@ -69,4 +69,4 @@ class Watchers:
         agent = self._agent
         counts = await agent.outbox.counts()
         agent.outbox_counts = {**counts, "lastError": agent.publisher.last_error}
-        agent.write_status()
+        await agent.write_status()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,3 +114,22 @@ def test_status_lines_say_whether_it_runs_and_what_it_does() -> None:
     stale = {**live, "updatedAt": (now - timedelta(minutes=5)).isoformat()}
     assert not is_live(stale, now) and describe(stale, now)[0].startswith("not running")
     assert not is_live({**live, "pid": 2**22 + 12345}, now)
+
+
+async def test_state_files_are_saved_off_the_serving_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename can wait on the filesystem journal: the loop serving jobs must not."""
+    home = Home(tmp_path)
+    threads: list[int] = []
+    write = Home.write_json
+
+    def spy(self: Home, path: Path, value: dict[str, object]) -> None:
+        threads.append(threading.get_ident())
+        write(self, path, value)
+
+    monkeypatch.setattr(Home, "write_json", spy)
+    await home.save_json(tmp_path / "status.json", {"phase": "serving"})
+    assert threads and threads[0] != threading.get_ident()
+    assert json.loads((tmp_path / "status.json").read_text()) == {"phase": "serving"}
+    assert stat.S_IMODE((tmp_path / "status.json").stat().st_mode) == 0o600
