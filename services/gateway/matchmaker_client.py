@@ -6,27 +6,24 @@ below, so a change to that proto is a change here only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
-from cocore.errors import InvalidInput, NotFound, ResourceExhausted
+from cocore.errors import CocoreError, InvalidInput, NotFound, ResourceExhausted
 from cocore.errors import Unavailable as UnavailableGroup
 from cocore.proto.common.v1 import common_pb2
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
 from cocore.proto.matchmaker.v1 import matchmaker_pb2_grpc
 from cocore.rpc import error_from_rpc
 
+from .dispatch_stream import DispatchStream, StreamedJob
 from .errors import InvalidRequest, ModelNotFound, NoProviders, Unavailable
 
 CONTENT, REASONING, TOOL_CALL = 1, 2, 3  # the proto's Channel values
 PICK_TIMEOUT_S = 5.0
-# A call whose last event was final ends by itself (its status follows that event); only one
-# that has still not ended this long after is cancelled.
-ENDED_CALL_GRACE_S = 1.0
 # An attempt that ended with one of these never ran: another pick may find a machine that can.
 NEVER_RAN = frozenset({
     "provider_not_connected", "provider_busy", "at_capacity", "providers_busy",
@@ -161,15 +158,17 @@ class MatchmakerClient:
         self.channel = grpc.aio.insecure_channel(address)
         self.stub = matchmaker_pb2_grpc.MatchmakerStub(self.channel)
         self._auth = (("authorization", f"Bearer {token}"),)
+        self._jobs = DispatchStream(self.stub, self._auth)
 
     async def aclose(self) -> None:
+        await self._jobs.aclose()
         await self.channel.close()
 
     async def pick(self, q: PickQuery) -> list[Candidate]:
         try:
             r = await self.stub.Pick(_pick(q), metadata=self._auth, timeout=PICK_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:
-            raise _pick_error(e, q.model) from None
+            raise _pick_error(error_from_rpc(e), q.model) from None
         return [_candidate(c) for c in r.candidates]
 
     async def run(
@@ -187,12 +186,13 @@ class MatchmakerClient:
                          enc_scheme=p.attempt.enc_scheme)
             for p in presealed
         ])  # fmt: skip
-        call = self.stub.Dispatch(request, metadata=self._auth)
         candidates: list[Candidate] | None = None
-        streamed = ended = False
+        streamed = finished = False
+        job: StreamedJob | None = None
         try:
-            async for raw in call:
-                ended = _final(raw)
+            job = await self._jobs.start(request)
+            async for raw in job:
+                finished = _final(raw)
                 if raw.WhichOneof("event") == "unsealed":
                     candidates = [_candidate(c) for c in raw.unsealed.candidates]
                     break
@@ -203,16 +203,16 @@ class MatchmakerClient:
                 yield event
             else:
                 return
-        except grpc.aio.AioRpcError as e:
-            error = error_from_rpc(e)
+        except CocoreError as error:
             if not streamed and isinstance(error, InvalidInput | NotFound | ResourceExhausted |
                                            UnavailableGroup):  # fmt: skip
-                raise _pick_error(e, q.model) from None  # refused at the pick
+                raise _pick_error(error, q.model) from None  # refused at the pick
             yield Failed(error.code if error.code != "internal" else "matchmaker_error",
                          "the matchmaker ended the job")  # fmt: skip
             return
         finally:
-            _end(call, ended)
+            if job is not None:
+                job.close(finished=finished)
         if candidates is None:
             candidates = await self.pick(q)
         async for event in self.dispatch(spec, seal(candidates)):
@@ -225,21 +225,22 @@ class MatchmakerClient:
                        requester_pub_key=a.requester_pub_key, enc_scheme=a.enc_scheme)
             for a in attempts
         ])  # fmt: skip
-        call = self.stub.Dispatch(request, metadata=self._auth)
-        ended = False
+        finished = False
+        job: StreamedJob | None = None
         try:
-            async for event in call:
-                ended = _final(event)
+            job = await self._jobs.start(request)
+            async for event in job:
+                finished = _final(event)
                 yield _event(event)
-        except grpc.aio.AioRpcError as e:
-            error = error_from_rpc(e)
+        except CocoreError as error:
             if isinstance(error, InvalidInput):
                 raise InvalidRequest(f"the matchmaker refused the job: {error.message}",
                                      code=error.code) from None  # fmt: skip
             yield Failed(error.code if error.code != "internal" else "matchmaker_error",
                          "the matchmaker ended the job")  # fmt: skip
         finally:
-            _end(call, ended)
+            if job is not None:
+                job.close(finished=finished)
 
     async def release_lease(self, lease: str) -> bool:
         """Give a picked slot back (best effort: an unreleased lease expires on its own)."""
@@ -271,18 +272,7 @@ def _final(event: pb.DispatchEvent) -> bool:
     return event.WhichOneof("event") in ("completed", "error", "unsealed")
 
 
-def _end(call: Any, ended: bool) -> None:
-    """Cancel a call its job left early (the provider stops at once). One that ended with a
-    final event is left to finish: cancelling it too would cost a round of gRPC work on the
-    answer's way out, and the matchmaker would see a completed job as cancelled."""
-    if ended:
-        asyncio.get_running_loop().call_later(ENDED_CALL_GRACE_S, call.cancel)
-    else:
-        call.cancel()
-
-
-def _pick_error(e: grpc.aio.AioRpcError, model: str) -> Exception:
-    error = error_from_rpc(e)
+def _pick_error(error: CocoreError, model: str) -> Exception:
     if isinstance(error, NotFound):
         return ModelNotFound(f"no provider on the network serves the model {model!r}",
                              param="model")  # fmt: skip

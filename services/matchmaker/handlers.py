@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from cocore.errors import CocoreError
@@ -12,6 +13,7 @@ from cocore.proto.matchmaker.v1 import matchmaker_pb2_grpc as pb_grpc
 
 from .api import provider_info
 from .dispatch.front import Dispatcher
+from .dispatch.mux import DispatchMux
 from .dispatch.pick import pick
 from .errors import StreamClosed
 from .service_auth import FORWARDED_HEADER, ServiceCredential
@@ -49,13 +51,27 @@ class MatchmakerServicer(pb_grpc.MatchmakerServicer):
         self, request: pb.DispatchRequest, context: Any
     ) -> AsyncIterator[pb.DispatchEvent]:
         metadata = self._credential.check(context)
-        forwarded = FORWARDED_HEADER in metadata
+        async with aclosing(self._timed(request, FORWARDED_HEADER in metadata)) as events:
+            async for event in events:
+                yield event
+
+    async def DispatchStream(
+        self, requests: AsyncIterator[pb.DispatchStreamRequest], context: Any
+    ) -> None:
+        self._credential.check(context)
+        mux = DispatchMux(lambda request: self._timed(request, False), context.write)
+        await mux.serve(requests)
+
+    async def _timed(
+        self, request: pb.DispatchRequest, forwarded: bool
+    ) -> AsyncGenerator[pb.DispatchEvent, None]:
         start, streaming = time.perf_counter(), False
-        async for event in self._dispatcher.dispatch(request, forwarded=forwarded):
-            if not streaming and event.WhichOneof("event") == "chunks":
-                streaming = True
-                self._hub.events.dispatch_streaming(time.perf_counter() - start)
-            yield event
+        async with aclosing(self._dispatcher.dispatch(request, forwarded=forwarded)) as events:
+            async for event in events:
+                if not streaming and event.WhichOneof("event") == "chunks":
+                    streaming = True
+                    self._hub.events.dispatch_streaming(time.perf_counter() - start)
+                yield event
 
     async def ReleaseLease(
         self, request: pb.ReleaseLeaseRequest, context: Any

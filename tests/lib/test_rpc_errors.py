@@ -10,7 +10,15 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from cocore import errors
-from cocore.rpc.errors import STATUS_BY_GROUP, error_from_rpc, status_for, stringify_details
+from cocore.rpc.errors import (
+    INTERNAL_MESSAGE,
+    STATUS_BY_GROUP,
+    error_from_parts,
+    error_from_rpc,
+    parts_for,
+    status_for,
+    stringify_details,
+)
 
 
 class InsufficientBalance(errors.FailedPrecondition):
@@ -99,3 +107,25 @@ def test_unmapped_status_without_details_is_a_plain_cocore_error() -> None:
         "internal",
         "internal",
     )
+
+
+def test_an_error_carried_in_a_message_comes_back_as_a_status_would() -> None:
+    """parts_for / error_from_parts: the same group, code, message and details that
+    status_for / error_from_rpc give, for every group (a job's end on a shared stream)."""
+    for group in STATUS_BY_GROUP:
+        sent = group("why", code=f"{group.default_code}_x", details={"n": 3, "s": "t"})
+        via_message = error_from_parts(parts_for(sent, "/svc/M"))
+        status = status_for(sent)
+        via_status = error_from_rpc(FakeRpcError(status.code, status.details,
+                                                 tuple(status.trailing_metadata)))  # fmt: skip
+        assert type(via_message) is type(via_status) is group
+        seen = (via_message.code, via_message.message, via_message.details)
+        assert seen == (via_status.code, via_status.message, via_status.details)
+        assert seen == (f"{group.default_code}_x", "why", {"n": "3", "s": "t"})
+
+
+def test_an_unexpected_error_in_a_message_is_internal_and_says_nothing() -> None:
+    parts = parts_for(RuntimeError("secret prompt text"), "/svc/M")
+    assert (parts.status, parts.code, parts.message) == ("INTERNAL", "internal", INTERNAL_MESSAGE)
+    assert "secret" not in repr(parts)
+    assert type(error_from_parts(parts)) is errors.CocoreError

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
@@ -83,6 +84,35 @@ def _status(
     packed.Pack(info)
     proto = status_pb2.Status(code=code.value[0], message=message, details=[packed])
     return rpc_status.to_status(proto)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorParts:
+    """A status as plain fields, for an error that travels inside a message (one job's end
+    on a stream many jobs share) instead of ending the call; `status` is a StatusCode name."""
+
+    status: str
+    code: str
+    message: str
+    details: dict[str, str]
+
+
+def parts_for(error: BaseException, method: str) -> ErrorParts:
+    """What `status_for` would answer, as fields; an unexpected error is logged and hidden."""
+    group = group_of(error)
+    if group is None or not isinstance(error, errors.CocoreError):
+        log.error("unhandled error in %s", method, exc_info=error)
+        return ErrorParts(grpc.StatusCode.INTERNAL.name, "internal", INTERNAL_MESSAGE, {})
+    return ErrorParts(STATUS_BY_GROUP[group].name, error.code, error.message,
+                      stringify_details(error.details))  # fmt: skip
+
+
+def error_from_parts(parts: ErrorParts) -> errors.CocoreError:
+    """The typed error `parts` carries, as `error_from_rpc` rebuilds it from a status."""
+    status = grpc.StatusCode.__members__.get(parts.status, grpc.StatusCode.UNKNOWN)
+    group = GROUP_BY_STATUS.get(status, errors.CocoreError)
+    return group(parts.message or group.default_code, code=parts.code or None,
+                 details=parts.details)  # fmt: skip
 
 
 def stringify_details(details: Mapping[str, Any]) -> dict[str, str]:

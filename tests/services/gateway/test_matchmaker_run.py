@@ -37,10 +37,12 @@ def failed(code: str) -> pb.DispatchEvent:
     return pb.DispatchEvent(error=pb.Error(code=code, message="m", retryable=True))
 
 
-class Call:
+class Job:
+    """A job on the dispatch stream, scripted: its events, then its end."""
+
     def __init__(self, events: list[pb.DispatchEvent]) -> None:
         self.events = events
-        self.cancelled = False
+        self.closed: bool | None = None  # None: open; else whether it was finished
 
     def __aiter__(self) -> AsyncIterator[pb.DispatchEvent]:
         return self._iter()
@@ -49,21 +51,23 @@ class Call:
         for event in self.events:
             yield event
 
-    def cancel(self) -> None:
-        self.cancelled = True
+    def close(self, *, finished: bool) -> None:
+        self.closed = finished
 
 
 class Stub:
-    """Dispatch answers each call with the next scripted stream; Pick with one candidate."""
+    """Each dispatch gets the next scripted job; Pick answers with one candidate."""
 
     def __init__(self, *streams: list[pb.DispatchEvent]) -> None:
         self.streams = list(streams)
         self.requests: list[pb.DispatchRequest] = []
+        self.jobs: list[Job] = []
         self.picks = 0
 
-    def Dispatch(self, request: pb.DispatchRequest, metadata: Any) -> Call:
+    async def start(self, request: pb.DispatchRequest) -> Job:
         self.requests.append(request)
-        return Call(self.streams.pop(0))
+        self.jobs.append(Job(self.streams.pop(0)))
+        return self.jobs[-1]
 
     async def Pick(self, request: pb.PickRequest, **_: Any) -> pb.PickResponse:
         self.picks += 1
@@ -72,7 +76,7 @@ class Stub:
 
 async def run(stub: Stub, presealed: list[Presealed]) -> tuple[list[Any], list[list[str]]]:
     client = MatchmakerClient.__new__(MatchmakerClient)
-    client.stub, client._auth = stub, ()  # type: ignore[assignment]
+    client.stub, client._jobs, client._auth = stub, stub, ()  # type: ignore[assignment]
     sealed_for: list[list[str]] = []
 
     def seal(candidates: list[Candidate]) -> list[Attempt]:
@@ -91,6 +95,7 @@ async def test_a_presealed_job_runs_in_one_call_without_sealing_again() -> None:
     events, sealed_for = await run(stub, PRESEALED)
     assert [type(e) for e in events] == [Started, Chunks, Completed]
     assert sealed_for == [] and len(stub.requests) == 1 and stub.picks == 0
+    assert stub.jobs[0].closed is True  # ended by its final event: nothing to cancel
     request = stub.requests[0]
     assert request.HasField("pick") and not request.attempts
     assert [p.sealed_input for p in request.presealed] == [b"pre"]
@@ -124,3 +129,15 @@ async def test_a_failure_after_the_first_chunk_is_never_retried() -> None:
     stub = Stub([STARTED, CHUNK, failed("provider_busy")])
     events, _ = await run(stub, PRESEALED)
     assert [type(e) for e in events] == [Started, Chunks, Failed] and stub.picks == 0
+
+
+async def test_a_job_left_before_its_final_event_is_closed_unfinished() -> None:
+    stub = Stub([STARTED, CHUNK, DONE])
+    client = MatchmakerClient.__new__(MatchmakerClient)
+    client.stub, client._jobs, client._auth = stub, stub, ()  # type: ignore[assignment]
+    events = client.run(SPEC, QUERY, PRESEALED, lambda _: [])
+    async for event in events:
+        if isinstance(event, Chunks):
+            break
+    await events.aclose()
+    assert stub.jobs[0].closed is False  # the matchmaker is told to stop it

@@ -536,6 +536,49 @@ class DispatchEvent(_message.Message):
     unsealed: PickResponse
     def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., chunks: _Optional[_Union[Chunks, _Mapping]] = ..., failover: _Optional[_Union[Failover, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., unsealed: _Optional[_Union[PickResponse, _Mapping]] = ...) -> None: ...
 
+class DispatchStreamRequest(_message.Message):
+    __slots__ = ("ref", "dispatch", "cancel")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    ref: int
+    dispatch: DispatchRequest
+    cancel: CancelDispatch
+    def __init__(self, ref: _Optional[int] = ..., dispatch: _Optional[_Union[DispatchRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelDispatch, _Mapping]] = ...) -> None: ...
+
+class CancelDispatch(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DispatchStreamEvent(_message.Message):
+    __slots__ = ("ref", "event", "end")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    ref: int
+    event: DispatchEvent
+    end: JobEnd
+    def __init__(self, ref: _Optional[int] = ..., event: _Optional[_Union[DispatchEvent, _Mapping]] = ..., end: _Optional[_Union[JobEnd, _Mapping]] = ...) -> None: ...
+
+class JobEnd(_message.Message):
+    __slots__ = ("status", "code", "message", "details")
+    class DetailsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    code: str
+    message: str
+    details: _containers.ScalarMap[str, str]
+    def __init__(self, status: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class Started(_message.Message):
     __slots__ = ("attempt", "did", "machine_id", "job_id")
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]

@@ -132,6 +132,11 @@ class MatchmakerStub:
                 request_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchRequest.SerializeToString,
                 response_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchEvent.FromString,
                 _registered_method=True)
+        self.DispatchStream = channel.stream_stream(
+                '/cocore.matchmaker.v1.Matchmaker/DispatchStream',
+                request_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamRequest.SerializeToString,
+                response_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamEvent.FromString,
+                _registered_method=True)
         self.ListProviders = channel.unary_unary(
                 '/cocore.matchmaker.v1.Matchmaker/ListProviders',
                 request_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.ListProvidersRequest.SerializeToString,
@@ -165,6 +170,17 @@ class MatchmakerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DispatchStream(self, request_iterator, context):
+        """Many Dispatches on one long-lived stream (the gateway's way: no call to set up per
+        job). Each dispatch names its job with a `ref` the caller chooses, unique on the
+        stream; every event of that job carries the ref, and its last message is a JobEnd: OK
+        after its final event, or the status a Dispatch call would have ended with. A cancel
+        stops a job (as ending a Dispatch call does); a ref already running ends the stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListProviders(self, request, context):
         """The live pool, for operators.
         """
@@ -191,6 +207,11 @@ def add_MatchmakerServicer_to_server(servicer, server):
                     servicer.Dispatch,
                     request_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchRequest.FromString,
                     response_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchEvent.SerializeToString,
+            ),
+            'DispatchStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.DispatchStream,
+                    request_deserializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamRequest.FromString,
+                    response_serializer=cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamEvent.SerializeToString,
             ),
             'ListProviders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListProviders,
@@ -258,6 +279,33 @@ class Matchmaker:
             '/cocore.matchmaker.v1.Matchmaker/Dispatch',
             cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchRequest.SerializeToString,
             cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DispatchStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/cocore.matchmaker.v1.Matchmaker/DispatchStream',
+            cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamRequest.SerializeToString,
+            cocore_dot_proto_dot_matchmaker_dot_v1_dot_matchmaker__pb2.DispatchStreamEvent.FromString,
             options,
             channel_credentials,
             insecure,
