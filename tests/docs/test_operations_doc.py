@@ -2,8 +2,8 @@
 
 - Every `grpcurl` example names a method that exists in the generated descriptors, and its
   `-d` body parses as that method's request message (unknown fields fail).
-- Every method of every service has an example (or a `describe`, for the two that are not
-  by-hand calls), and every server has a health check example.
+- Every method of every service has an example (or a `describe`, for the three that are
+  not by-hand calls), and every server has a health check example.
 - The credentials an example sends authenticate with the services' real checks, and carry the
   role the handler requires (read from the handler's own `require_*` call).
 - The metric tables list exactly the metrics the services register, with their types and labels.
@@ -51,7 +51,11 @@ SERVICES = (
     "cocore.matchmaker.v1.ProviderLink", "cocore.appview.v1.AppView",
     "envoy.service.auth.v3.Authorization",
 )  # fmt: skip
-NOT_BY_HAND = {"cocore.matchmaker.v1.Matchmaker.Dispatch", "cocore.matchmaker.v1.ProviderLink"}
+NOT_BY_HAND = {
+    "cocore.matchmaker.v1.Matchmaker.Dispatch",
+    "cocore.matchmaker.v1.Matchmaker.DispatchStream",
+    "cocore.matchmaker.v1.ProviderLink",
+}
 FLAGS_WITH_VALUE = {"-d", "-H"}
 FLAGS = {"-plaintext", "-v"}
 SAMPLE_DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
