@@ -135,21 +135,23 @@ class DispatchStream:
     async def start(self, request: pb.DispatchRequest) -> StreamedJob:
         """Send the job. A stream found broken on the way is replaced once; a matchmaker
         that cannot be reached raises its error (as the Dispatch call would)."""
-        for attempt in (1, 2):
-            stream = self._stream()
-            ref = next(self._refs)
-            job = stream.jobs[ref] = StreamedJob(stream, ref)
-            try:
-                await stream.send(pb.DispatchStreamRequest(ref=ref, dispatch=request))
-                return job
-            except grpc.aio.AioRpcError as e:
-                error: errors.CocoreError = error_from_rpc(e)
-            except (asyncio.InvalidStateError, grpc.aio.UsageError):
-                error = errors.Unavailable("the dispatch stream had ended")
-            stream.close(error)
-            if attempt == 2:
-                raise error
-        raise AssertionError("unreachable")
+        try:
+            return await self._start_on(self._stream(), request)
+        except errors.CocoreError:
+            return await self._start_on(self._stream(), request)
+
+    async def _start_on(self, stream: _Stream, request: pb.DispatchRequest) -> StreamedJob:
+        ref = next(self._refs)
+        job = stream.jobs[ref] = StreamedJob(stream, ref)
+        try:
+            await stream.send(pb.DispatchStreamRequest(ref=ref, dispatch=request))
+            return job
+        except grpc.aio.AioRpcError as e:
+            error: errors.CocoreError = error_from_rpc(e)
+        except (asyncio.InvalidStateError, grpc.aio.UsageError):
+            error = errors.Unavailable("the dispatch stream had ended")
+        stream.close(error)  # the next job opens a new one
+        raise error
 
     async def aclose(self) -> None:
         stream, self._open = self._open, None

@@ -268,7 +268,7 @@ class MatchmakerClient:
 
 
 def _final(event: pb.DispatchEvent) -> bool:
-    """The matchmaker sends nothing after this event: the call's status is on its way."""
+    """The matchmaker sends nothing after this event but the job's end."""
     return event.WhichOneof("event") in ("completed", "error", "unsealed")
 
 

@@ -57,13 +57,6 @@ async def machine(
 
 
 @pytest.fixture
-async def requester(matchmaker: MatchmakerService) -> AsyncIterator[Requester]:
-    client = Requester(matchmaker.address)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def jobs(requester: Requester) -> AsyncIterator[DispatchStream]:
     stream = DispatchStream(requester.stub, AUTH)
     yield stream

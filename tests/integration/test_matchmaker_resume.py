@@ -43,13 +43,6 @@ async def proxy(matchmaker: MatchmakerService) -> AsyncIterator[Proxy]:
 
 
 @pytest.fixture
-async def requester(matchmaker: MatchmakerService) -> AsyncIterator[Requester]:
-    client = Requester(matchmaker.address)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def flaky(atproto_stack: AtprotoStack, proxy: Proxy) -> AsyncIterator[Machine]:
     """A machine whose connection goes through the proxy, answering slowly."""
     m = await make_machine(

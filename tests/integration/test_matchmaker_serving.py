@@ -43,13 +43,6 @@ async def matchmaker(
         yield service
 
 
-@pytest.fixture
-async def requester(matchmaker: MatchmakerService) -> AsyncIterator[Requester]:
-    client = Requester(matchmaker.address)
-    yield client
-    await client.aclose()
-
-
 async def started(machine: Machine) -> Machine:
     machine.start()
     await machine.wait_registered()

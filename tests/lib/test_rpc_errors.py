@@ -114,7 +114,7 @@ def test_an_error_carried_in_a_message_comes_back_as_a_status_would() -> None:
     status_for / error_from_rpc give, for every group (a job's end on a shared stream)."""
     for group in STATUS_BY_GROUP:
         sent = group("why", code=f"{group.default_code}_x", details={"n": 3, "s": "t"})
-        via_message = error_from_parts(parts_for(sent, "/svc/M"))
+        via_message = error_from_parts(parts_for(sent))
         status = status_for(sent)
         via_status = error_from_rpc(FakeRpcError(status.code, status.details,
                                                  tuple(status.trailing_metadata)))  # fmt: skip
@@ -125,7 +125,7 @@ def test_an_error_carried_in_a_message_comes_back_as_a_status_would() -> None:
 
 
 def test_an_unexpected_error_in_a_message_is_internal_and_says_nothing() -> None:
-    parts = parts_for(RuntimeError("secret prompt text"), "/svc/M")
+    parts = parts_for(RuntimeError("secret prompt text"))
     assert (parts.status, parts.code, parts.message) == ("INTERNAL", "internal", INTERNAL_MESSAGE)
     assert "secret" not in repr(parts)
     assert type(error_from_parts(parts)) is errors.CocoreError

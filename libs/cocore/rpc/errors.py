@@ -68,10 +68,8 @@ def group_of(error: BaseException) -> type[errors.CocoreError] | None:
 
 def status_for(error: BaseException) -> grpc.Status:
     """The gRPC status (with a google.rpc.Status + ErrorInfo detail) that answers `error`."""
-    group = group_of(error)
-    if group is None or not isinstance(error, errors.CocoreError):
-        return _status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, "internal", {})
-    return _status(STATUS_BY_GROUP[group], error.message, error.code, error.details)
+    parts = parts_for(error)
+    return _status(grpc.StatusCode[parts.status], parts.message, parts.code, parts.details)
 
 
 def _status(
@@ -97,11 +95,11 @@ class ErrorParts:
     details: dict[str, str]
 
 
-def parts_for(error: BaseException, method: str) -> ErrorParts:
-    """What `status_for` would answer, as fields; an unexpected error is logged and hidden."""
+def parts_for(error: BaseException) -> ErrorParts:
+    """The status that answers `error`, as fields: anything unexpected is a generic INTERNAL
+    (its text never reaches the caller)."""
     group = group_of(error)
     if group is None or not isinstance(error, errors.CocoreError):
-        log.error("unhandled error in %s", method, exc_info=error)
         return ErrorParts(grpc.StatusCode.INTERNAL.name, "internal", INTERNAL_MESSAGE, {})
     return ErrorParts(STATUS_BY_GROUP[group].name, error.code, error.message,
                       stringify_details(error.details))  # fmt: skip
@@ -138,12 +136,11 @@ def error_from_rpc(error: RpcErrorLike) -> errors.CocoreError:
     Details come back as the strings the server sent. A status without an ErrorInfo
     (a transport failure, a deadline hit on the client) still maps to its group.
     """
-    group = GROUP_BY_STATUS.get(error.code(), errors.CocoreError)
     info = _error_info(error.trailing_metadata() or ())
-    message = error.details() or group.default_code
-    if info is None:
-        return group(message)
-    return group(message, code=info.reason or None, details=dict(info.metadata))
+    reason, details = (info.reason, dict(info.metadata)) if info is not None else ("", {})
+    code = error.code()
+    status = code.name if isinstance(code, grpc.StatusCode) else ""
+    return error_from_parts(ErrorParts(status, reason, error.details() or "", details))
 
 
 def _error_info(metadata: Iterable[tuple[str, Any]]) -> error_details_pb2.ErrorInfo | None:

@@ -79,8 +79,10 @@ class DispatchMux:
             if self._closing:
                 raise
             return pb.JobEnd(status="CANCELLED", code="cancelled", message="the caller cancelled")
-        except Exception as e:  # noqa: BLE001 — every error, as the interceptor maps a call's
-            parts = parts_for(e, METHOD)
+        except Exception as e:
+            parts = parts_for(e)
+            if parts.status == "INTERNAL":  # the method and traceback only, as for a call
+                log.error("unhandled error in %s", METHOD, exc_info=e)
             return pb.JobEnd(status=parts.status, code=parts.code, message=parts.message,
                              details=parts.details)  # fmt: skip
         return pb.JobEnd(status="OK")
