@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures import ast_guard
+
+ast_guard.install()  # before any test thread parses (see the module)
+
 REPO = Path(__file__).resolve().parent.parent
 # The repo keeps its own copy of the cross-implementation vectors (CI has no ../shared);
 # tests/vectors/test_vector_copy.py checks the copy against ../shared when that exists.

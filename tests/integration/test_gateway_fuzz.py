@@ -30,9 +30,9 @@ from services.gateway.server import start
 from tests.network import TINY, TestNetwork, _gateway_config
 
 # `schemathesis.openapi.from_dict` imports its OpenAPI modules on first use, which pytest
-# compiles (assertion rewriting of a plugin) — inside the running test, beside the network's
-# threads, where CPython 3.11.7 once raised "AST constructor recursion depth mismatch"
-# (python/cpython#106905). Imported above, they are compiled at collection.
+# compiles (assertion rewriting of a plugin); imported above, they are compiled at collection,
+# not beside the network's threads. CPython 3.11's cross-thread AST race (python/cpython#106905)
+# is closed for the whole test process by tests/fixtures/ast_guard.py.
 
 pytestmark = [pytest.mark.pds, pytest.mark.slow]
 SKIP = ("/v1/account/wipe",)

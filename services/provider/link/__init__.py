@@ -12,7 +12,6 @@ piece and `await out.emit(channel, sealed)`; return a `JobResult` or raise `JobF
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as _pb
 from cocore.rpc import service_name as _service_name
 
-from .coalesce import ChunkCoalescer
 from .echo import EchoRunner
 from .errors import LinkError
 from .link import LinkStatus, ProviderLink
@@ -38,7 +37,6 @@ CONNECT_LXM = f"{_service_name(_pb, 'ProviderLink')}.Connect"
 __all__ = [
     "CONNECT_LXM",
     "Channel",
-    "ChunkCoalescer",
     "EchoRunner",
     "JobCancelled",
     "JobFailure",
