@@ -90,6 +90,7 @@ PG_URL ?=
 
 .PHONY: up
 up: $(STAMP) atp-install $(GRPCURL) models-smollm2 ## install everything, start the whole stack on 127.0.0.1 (DB=postgres: on PostgreSQL); writes var/stack.env
+	@$(PY) -m devstack.blas
 	@$(PY) -m devstack up --db $(DB) $(if $(PG_URL),--pg-url '$(PG_URL)')
 
 .PHONY: down

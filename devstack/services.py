@@ -9,6 +9,7 @@ from pathlib import Path
 from cocore.storage import sqlite_url
 from services.gateway.edge import render
 
+from . import blas
 from .layout import EXCHANGE_HANDLE, SERVICES, TERMS_URI, TERMS_VERSION, Layout
 
 
@@ -117,5 +118,5 @@ def envoy_spec(lay: Layout, envoy: str) -> Spec:
 def provider_spec(lay: Layout) -> Spec:
     """`cocore-provider serve`, configured by `init` (see bootstrap.provider)."""
     exe = Path(sys.executable).parent / "cocore-provider"
-    env = {"COCORE_PROVIDER_HOME": str(lay.provider_home)}
+    env = {"COCORE_PROVIDER_HOME": str(lay.provider_home), **blas.provider_env(lay.var)}
     return Spec("provider", (str(exe), "serve"), env)

