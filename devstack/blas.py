@@ -13,10 +13,12 @@ stack runs on the bundled BLAS — slower, the same answers — and `make up` sa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from .layout import Layout
@@ -33,13 +35,15 @@ def library(var: Path) -> Path | None:
     return found[0] if found else None
 
 
-def provider_env(var: Path) -> dict[str, str]:
-    """What the provider process needs to run on the unpacked OpenBLAS (empty: bundled BLAS)."""
+def provider_env(var: Path, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What the provider process needs to run on the unpacked OpenBLAS (empty: bundled BLAS),
+    ahead of whatever the caller's environment already preloads or searches."""
     lib = library(var)
     if lib is None:
         return {}
     # libopenblas links libgfortran (and it libquadmath) from the same unpacked tree.
-    return {"LD_PRELOAD": str(lib), "LD_LIBRARY_PATH": str(lib.parent.parent)}
+    pairs = {"LD_PRELOAD": str(lib), "LD_LIBRARY_PATH": str(lib.parent.parent)}
+    return {k: ":".join(filter(None, (v, environ.get(k, "")))) for k, v in pairs.items()}
 
 
 def fetch(var: Path) -> tuple[Path | None, str]:

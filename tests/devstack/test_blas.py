@@ -56,3 +56,6 @@ def test_fetched_openblas_is_preloaded_into_the_provider_and_mlx_uses_it(tmp_pat
     spec = provider_spec(Layout(REPO, tmp_path))
     assert spec.env["LD_PRELOAD"] == str(lib)
     assert _probe(blas.provider_env(tmp_path)) == {"close": True, "openblas": True}
+    kept = blas.provider_env(tmp_path, {"LD_LIBRARY_PATH": "/opt/mine"})
+    assert kept["LD_LIBRARY_PATH"] == f"{lib.parent.parent}:/opt/mine"  # the caller's stays
+    assert kept["LD_PRELOAD"] == str(lib)
