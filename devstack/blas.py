@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from services.provider.models import CPU_ONLY
+
 from .layout import Layout
 
 # The pthread build and what it links that a minimal Debian or Ubuntu may lack.
@@ -49,7 +51,7 @@ def provider_env(var: Path, environ: Mapping[str, str] = os.environ) -> dict[str
 def fetch(var: Path) -> tuple[Path | None, str]:
     """Download and unpack the packages once; (the library, what happened) — never raises
     for a machine that cannot: the stack then runs without it."""
-    if not sys.platform.startswith("linux"):
+    if not CPU_ONLY:
         return None, "not needed here (mlx uses Accelerate/Metal on macOS)"
     if (lib := library(var)) is not None:
         return lib, f"OpenBLAS: {lib}"

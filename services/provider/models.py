@@ -89,10 +89,8 @@ def convert_smollm2(
 def smollm2_current(path: Path, *, cpu_only: bool = CPU_ONLY) -> bool:
     """True when `path` holds a conversion fit for this machine: False when it is missing or
     unreadable, or 4-bit where mlx runs on the CPU (an older `make up` wrote those)."""
-    config, problem = _read_json(path / "config.json")
-    if problem is not None or config is None:
-        return False
-    return not (cpu_only and "quantization" in config)
+    config, _ = _read_json(path / "config.json")
+    return config is not None and not (cpu_only and "quantization" in config)
 
 
 def _build_into(out_dir: Path, build: Callable[[Path], None]) -> Path:

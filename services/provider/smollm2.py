@@ -73,9 +73,9 @@ def _dequantized(weights: dict[str, mx.array]) -> dict[str, mx.array]:
     bit width follows from the shapes (the Q4_1 layers are 4-bit, the Q8_0 embedding 8-bit)."""
     out: dict[str, mx.array] = {}
     for name, value in weights.items():
-        base = name.removesuffix(".weight")
         if name.endswith((".scales", ".biases")):
             continue
+        base = name.removesuffix(".weight")
         scales = weights.get(f"{base}.scales")
         if scales is None or value.dtype != mx.uint32:
             out[name] = value

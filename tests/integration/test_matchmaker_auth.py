@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -27,9 +25,7 @@ from .matchmaker_kit import (
     SERVICE_DID,
     Requester,
     make_machine,
-    matchmaker_config,
     publish_attestation,
-    running_matchmaker,
 )
 
 pytestmark = pytest.mark.pds
@@ -39,14 +35,6 @@ LXM = parse_nsid(CONNECT_LXM)
 @pytest.fixture(scope="module")
 async def alice(atproto_stack: AtprotoStack) -> Account:
     return await atproto_stack.create_account()
-
-
-@pytest.fixture
-async def matchmaker(
-    atproto_stack: AtprotoStack, tmp_path: Path
-) -> AsyncIterator[MatchmakerService]:
-    async with running_matchmaker(matchmaker_config(atproto_stack, tmp_path / "mm.sqlite")) as s:
-        yield s
 
 
 @dataclass

@@ -28,19 +28,10 @@ from .matchmaker_kit import (
     eventually,
     make_machine,
     matchmaker_config,
-    running_matchmaker,
     slots_in_use,
 )
 
 pytestmark = pytest.mark.pds
-
-
-@pytest.fixture
-async def matchmaker(
-    atproto_stack: AtprotoStack, tmp_path: Path
-) -> AsyncIterator[MatchmakerService]:
-    async with running_matchmaker(matchmaker_config(atproto_stack, tmp_path / "mm.sqlite")) as s:
-        yield s
 
 
 @pytest.fixture

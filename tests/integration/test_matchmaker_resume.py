@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +17,11 @@ from .matchmaker_kit import (
     Requester,
     eventually,
     make_machine,
-    matchmaker_config,
-    running_matchmaker,
     slots_in_use,
 )
 
 pytestmark = pytest.mark.pds
 WORDS = " ".join(f"w{i}" for i in range(30))
-
-
-@pytest.fixture
-async def matchmaker(
-    atproto_stack: AtprotoStack, tmp_path: Path
-) -> AsyncIterator[MatchmakerService]:
-    async with running_matchmaker(matchmaker_config(atproto_stack, tmp_path / "mm.sqlite")) as s:
-        yield s
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """The test process's `ast.parse` guard (tests/fixtures/ast_guard.py) closes CPython 3.11's
-cross-thread AST race: the same threads that break the unguarded parse run clean through it."""
+AST-constructor race: the same threads that break the unguarded parse run clean through it,
+and a parse leaves collection as it found it."""
 
 from __future__ import annotations
 
 import ast
+import gc
 import inspect
 import sys
 import threading
@@ -59,6 +61,13 @@ def _race(parse: Callable[[str], Any], seconds: float, threads: int = 3) -> list
 def test_the_guard_is_installed_for_the_whole_test_process() -> None:
     assert ast_guard.installed()
     assert ast.literal_eval("[1, 2.5]") == [1, 2.5]  # still parses, through the guard
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ast.parse("x = 1")
+        assert not gc.isenabled()  # a caller's own disabling is kept
+    finally:
+        gc.enable()
 
 
 def test_unguarded_parses_race_and_the_guard_closes_the_race() -> None:
