@@ -313,7 +313,7 @@ async def run_inprocess(knobs: Knobs) -> None:
                     "name": "bench", "requestsPerMinute": 0, "tokensPerMinute": 0},
                     headers={"authorization": f"Bearer {user.key}"})  # fmt: skip
                 key = r.json()["secret"]
-            bench = Bench(net.engines[0], key, edge.url, net.url, _async(settlements))
+            bench = Bench(net.engine, key, edge.url, net.url, _async(settlements))
             gc.collect()  # as each service's __main__ does once it has started
             gc.freeze()
             stages = StageLog()
@@ -329,7 +329,7 @@ async def run_inprocess(knobs: Knobs) -> None:
             finally:
                 stages.detach()
             topology = (
-                "inprocess: PLC + PDS apart; exchange, matchmaker, provider link + "
+                "inprocess: PLC + PDS apart; exchange, matchmaker, provider agent + "
                 "engine, gateway, Envoy's ext_authz and the clients in this one process"
             )
             report(got, knobs, topology, settlements())

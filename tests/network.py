@@ -7,24 +7,21 @@
     await net.stop()
 
 It runs the real PLC + PDS (the `atproto_stack` fixture), the exchange, the matchmaker, one
-provider machine (the real link; `tests/network_provider.py` runs the real engine on the
-tiny model plus a scripted engine for tool calls and JSON), the gateway, and on request an
-Envoy edge in front of it. Every port is picked free; everything binds 127.0.0.1.
+provider machine (the real provider agent; `tests/network_machine.py` gives its engine a
+scripted model for tool calls and JSON and a stalling one beside the tiny model), the gateway,
+and on request an Envoy edge in front of it. Every port is picked free; everything binds 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cocore.atproto import AtprotoClient, get_service_auth
-from cocore.crypto import EncryptionKeyPair, SealScheme, SigningKey
+from cocore.atproto import AtprotoClient
 from cocore.proto.exchange.v1 import exchange_pb2 as xpb
 from cocore.rpc import ServerConfig
 from cocore.storage import sqlite_url
-from cocore.syntax import parse_nsid
 from services.exchange.config import DEV_SERVICE_TOKEN, Config
 from services.exchange.policy import PolicyTerms
 from services.exchange.server import App, build
@@ -33,33 +30,13 @@ from services.gateway.edge import EnvoyEdge
 from services.gateway.server import Gateway
 from services.gateway.server import start as start_gateway
 from services.matchmaker.server import MatchmakerService
-from services.provider.engine import Engine, EngineConfig, ModelSpec, load_engine
-from services.provider.engine.fake import start_fake_engine
-from services.provider.link import CONNECT_LXM, LinkIdentity, LinkSettings, ProviderLink, StrongRef
-from services.provider.link import ModelSpec as LinkModel
+from services.provider.agent import Agent
 from tests.fixtures.atproto import Account, AtprotoStack
-from tests.integration.matchmaker_kit import (
-    SERVICE_DID,
-    TOKEN,
-    matchmaker_config,
-    publish_attestation,
-)
-from tests.network_provider import EngineRunner
+from tests.integration.matchmaker_kit import TOKEN, matchmaker_config
+from tests.network_machine import SCRIPTED, STALL, TINY, RecordingEngine, start_machine
 
-TINY = "tiny-llama"
-SCRIPTED = "scripted-tools"
-STALL = "stalling"  # accepts jobs and never answers (timeouts)
+__all__ = ["SCRIPTED", "STALL", "TINY", "TestNetwork", "User"]
 TERMS_URI, TERMS_VERSION = "https://cocore.test/terms", "v2"
-
-
-def scripted(req: Any) -> list[str]:
-    """The scripted model: a tool call when tools are offered, JSON when asked, else an echo."""
-    if req.tools_active:
-        call = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
-        return [call[i : i + 8] for i in range(0, len(call), 8)]
-    if req.response_format is not None:
-        return ['{"answer"', ": 42", "}"]
-    return ["Echo", ": ", "hello"]
 
 
 @dataclass
@@ -79,11 +56,8 @@ class TestNetwork:
     exchange: App
     matchmaker: MatchmakerService
     gateway: Gateway
-    runner: EngineRunner
-    link: ProviderLink
+    machine: Agent  # the provider agent, as `cocore-provider serve` runs it
     provider: Account
-    engines: list[Engine]
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     edge: EnvoyEdge | None = None
     clients: list[Any] = field(default_factory=list)
 
@@ -96,18 +70,20 @@ class TestNetwork:
         from services.matchmaker.server import start as start_matchmaker
 
         matchmaker = await start_matchmaker(matchmaker_config(stack, tmp / "matchmaker.db"))
-        tiny = await load_engine(EngineConfig((ModelSpec(TINY, tiny_model_dir, slots=slots),)))
-        fake = await start_fake_engine({SCRIPTED: scripted}, slots=slots)
         provider = await stack.create_account()
-        engines = {TINY: tiny, SCRIPTED: fake}
-        runner, link = await _machine(stack, provider, matchmaker.address, engines, slots)
-        net_tasks = [asyncio.create_task(link.run())]
+        machine = await start_machine(
+            stack, provider, tmp / "provider", tiny_model_dir, matchmaker=matchmaker.address,
+            exchange_did=str(exchange.exchange.did), slots=slots,
+        )  # fmt: skip
         gw = await start_gateway(_gateway_config(stack, tmp, exchange, matchmaker, **gateway))
-        net = cls(stack, exchange, matchmaker, gw, runner, link, provider, [tiny, fake], net_tasks)
-        async with asyncio.timeout(20):
-            while not link.status.connected:
-                await asyncio.sleep(0.02)
-        return net
+        return cls(stack, exchange, matchmaker, gw, machine, provider)
+
+    @property
+    def engine(self) -> RecordingEngine:
+        """The provider's engine: the tiny model, the scripted one and the stalling one."""
+        engine = self.machine.engine
+        assert isinstance(engine, RecordingEngine)
+        return engine
 
     async def stop(self) -> None:
         for client in self.clients:
@@ -115,12 +91,9 @@ class TestNetwork:
         if self.edge is not None:
             await self.edge.stop()
         await self.gateway.stop()
-        self.link.stop()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.machine.stop()
         await self.matchmaker.stop(grace_s=0)
         await self.exchange.stop()
-        for engine in self.engines:
-            await engine.stop()
 
     # ------------------------------------------------------------ users and clients
 
@@ -200,26 +173,3 @@ def _gateway_config(stack: AtprotoStack, tmp: Path, exchange: App,
     }  # fmt: skip
     values.update(overrides)
     return GatewayConfig(**values)
-
-
-async def _machine(
-    stack: AtprotoStack, provider: Account, address: str, engines: dict[str, Engine], slots: int
-) -> tuple[EngineRunner, ProviderLink]:
-    client = provider.client
-    key, keypair = SigningKey.generate(), EncryptionKeyPair.generate(SealScheme.X25519)
-    attestation = await publish_attestation(client, key, keypair)
-    runner = EngineRunner(engines, keypair, key, attestation, client, (1_000_000, 1_000_000, "CC"))
-    identity = LinkIdentity(did=str(client.did), machine_id="m1", attestation_key=key,
-                            attestation=StrongRef(attestation.uri, attestation.cid),
-                            encryption_pub_key=keypair.public_key_b64)  # fmt: skip
-    settings = LinkSettings(
-        address=address, slots=slots, binary_version="1.0.0", backoff_initial_s=0.1,
-        backoff_max_s=0.5, models=(LinkModel(TINY, 2048), LinkModel(SCRIPTED, 4096, tools=True),
-                LinkModel(STALL, 1024)),
-    )  # fmt: skip
-    lxm = parse_nsid(CONNECT_LXM)
-
-    async def token() -> str:
-        return await get_service_auth(client, SERVICE_DID, lxm)
-
-    return runner, ProviderLink(identity, settings, runner, token)

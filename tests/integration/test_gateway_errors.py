@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from services.provider import events as provider_events
 from tests.integration.matchmaker_kit import eventually, slots_in_use
 from tests.network import STALL, TINY, TestNetwork, User
 
@@ -75,10 +76,20 @@ async def test_401_invalid_api_key(network: TestNetwork, http: httpx.AsyncClient
     assert r.status_code == 401
 
 
+def provider_jobs(outcome: str) -> float:
+    """Jobs the provider machine ended this way (its own metric)."""
+    value = provider_events.REGISTRY.get_sample_value(
+        "cocore_provider_jobs_total", {"outcome": outcome})  # fmt: skip
+    return value or 0.0
+
+
 async def test_402_insufficient_balance(network: TestNetwork, user: User) -> None:
+    cancelled, completed = provider_jobs("cancelled"), provider_jobs("completed")
     async with network.openai(user.key) as client:
         with pytest.raises(openai.APIStatusError) as caught:
-            await client.chat.completions.create(model=TINY, messages=HELLO, max_tokens=1_500_000)
+            # Greedy to the tiny model's whole context: left alone, the job runs a while.
+            await client.chat.completions.create(
+                model=TINY, messages=HELLO, max_tokens=1_500_000, temperature=0)  # fmt: skip
     assert caught.value.status_code == 402 and caught.value.code == "insufficient_balance"
     details = caught.value.body["details"]  # type: ignore[index]
     assert details["short_by"] > 0 and details["required"] > details["available"]
@@ -87,6 +98,9 @@ async def test_402_insufficient_balance(network: TestNetwork, user: User) -> Non
     # The picked slot comes back promptly, not at once: the gateway's cancel of the job travels
     # on the dispatch stream while the 402 is answered.
     await eventually(lambda: slots_in_use(network.matchmaker) == 0, timeout_s=2.0)
+    # It came back because the job was stopped at the machine, unbilled, not because it ended.
+    await eventually(lambda: provider_jobs("cancelled") == cancelled + 1, timeout_s=2.0)
+    assert provider_jobs("completed") == completed
 
 
 async def test_402_key_budget(network: TestNetwork, http: httpx.AsyncClient, user: User) -> None:

@@ -121,7 +121,7 @@ async def test_a_tool_call_round_trip(network: TestNetwork) -> None:
     ]
     second = await client.chat.completions.create(model=SCRIPTED, messages=follow)
     assert second.choices[0].message.content == "Echo: hello"
-    sent = network.runner.requests[-1].messages
+    sent = network.engine.requests[-1].messages
     assert sent is not None and sent[-1]["tool_call_id"] == call.id
 
 
@@ -132,8 +132,10 @@ async def test_json_mode_is_forwarded(network: TestNetwork) -> None:
         model=SCRIPTED, messages=[{"role": "user", "content": "json please"}],
         response_format={"type": "json_object"})  # fmt: skip
     assert json.loads(answer.choices[0].message.content) == {"answer": 42}
-    fmt = network.runner.requests[-1].response_format
-    assert fmt is not None and fmt.type == "json_object"
+    # The job record carries it as the schema of any JSON object (the lexicon has no separate
+    # JSON mode): the machine's engine is held to exactly that.
+    fmt = network.engine.requests[-1].response_format
+    assert fmt is not None and (fmt.type, fmt.schema) == ("json_schema", {"type": "object"})
 
 
 async def test_models_lists_the_network(network: TestNetwork) -> None:
@@ -141,7 +143,9 @@ async def test_models_lists_the_network(network: TestNetwork) -> None:
     models = {m.id: m for m in (await network.openai(user.key).models.list()).data}
     assert {TINY, SCRIPTED} <= set(models)
     assert models[TINY].model_extra["x_cocore"]["providers"] == 1
-    assert models[TINY].model_extra["context_length"] == 2048
+    # The context the machine's engine reports for the model it loaded (the tiny model's 512).
+    served = {m.id: m.context_length for m in network.engine.models()}
+    assert models[TINY].model_extra["context_length"] == served[TINY] == 512
 
 
 async def test_openai_user_is_logged_as_a_keyed_tag_never_in_clear(
