@@ -69,7 +69,7 @@ fmt: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff format libs services tests bench devstack
 
 .PHONY: typecheck
-typecheck: $(STAMP) ## mypy --strict over libs and services
+typecheck: $(STAMP) ## mypy --strict over libs, services, devstack, tests and bench
 	$(BIN)/mypy
 
 .PHONY: k8s-validate

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from devstack.pg import find_bindir, hand_to_server_user, run
 from tests.fixtures import pg_cluster as pg
 
 
@@ -20,12 +21,12 @@ class DurableCluster(pg.ThrowawayCluster):
         if any(s.split("=")[0] in ("fsync", "synchronous_commit", "full_page_writes")
                for s in settings):  # fmt: skip
             raise ValueError("a durable cluster keeps fsync, synchronous_commit, full_page_writes")
-        bindir = pg._find_bindir()
+        bindir = find_bindir()
         cluster = cls(Path(tempfile.mkdtemp(prefix=pg._PREFIX, dir="/var/tmp")), bindir)
         cluster.settings = settings
         (cluster.root / "owner.pid").write_text(str(os.getpid()))
         try:
-            pg._hand_to_server_user(cluster.root)
+            hand_to_server_user(cluster.root)
             cluster._initdb()
             cluster._start_on_free_port()
         except BaseException:
@@ -38,4 +39,4 @@ class DurableCluster(pg.ThrowawayCluster):
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
         options += "".join(f" -c {s}" for s in self.settings)
         argv: list[str | Path] = [self.bindir / "pg_ctl", "-D", self.data, "-l", self.root / "log"]
-        pg._run([*argv, "-w", "-t", "60", "-o", options, "start"], cwd=self.root)
+        run([*argv, "-w", "-t", "60", "-o", options, "start"], cwd=self.root)

@@ -97,27 +97,29 @@ def _settlement_ops(settlement: dict[str, Any], s: dict[str, Any]) -> list[Measu
 
 def _seal_ops() -> list[Measurement]:
     plaintext = os.urandom(4096)
-    out = []
+    out: list[Measurement] = []
     for scheme in (SealScheme.X25519, SealScheme.P256_ECIES_SE):
-        keys = EncryptionKeyPair.generate(scheme)
-        blob, requester_pub, opener = seal_request(scheme, keys.public_key_b64, plaintext)
-        _, sealer = open_request(keys, requester_pub, blob)
-        reply = sealer.seal_chunk(plaintext)
-        out += [
-            measure(
-                f"seal 4 KB request ({scheme})",
-                lambda s=scheme, k=keys: seal_request(s, k.public_key_b64, plaintext),
-            ),
-            measure(
-                f"open 4 KB request ({scheme})",
-                lambda k=keys, p=requester_pub, b=blob: open_request(k, p, b),
-            ),
-            measure(
-                f"seal 4 KB reply chunk ({scheme})", lambda sl=sealer: sl.seal_chunk(plaintext)
-            ),
-            measure(f"open 4 KB reply chunk ({scheme})", lambda o=opener, r=reply: o.open_chunk(r)),
-        ]
+        out += _scheme_seal_ops(scheme, plaintext)
     return out
+
+
+def _scheme_seal_ops(scheme: SealScheme, plaintext: bytes) -> list[Measurement]:
+    keys = EncryptionKeyPair.generate(scheme)
+    blob, requester_pub, opener = seal_request(scheme, keys.public_key_b64, plaintext)
+    _, sealer = open_request(keys, requester_pub, blob)
+    reply = sealer.seal_chunk(plaintext)
+    return [
+        measure(
+            f"seal 4 KB request ({scheme})",
+            lambda: seal_request(scheme, keys.public_key_b64, plaintext),
+        ),
+        measure(
+            f"open 4 KB request ({scheme})",
+            lambda: open_request(keys, requester_pub, blob),
+        ),
+        measure(f"seal 4 KB reply chunk ({scheme})", lambda: sealer.seal_chunk(plaintext)),
+        measure(f"open 4 KB reply chunk ({scheme})", lambda: opener.open_chunk(reply)),
+    ]
 
 
 def main() -> None:

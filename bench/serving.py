@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -108,6 +109,7 @@ def engine_runner(engine: LocalEngine, model: str) -> Callable[[str], Awaitable[
             max_tokens=MAX_TOKENS,
             temperature=0,
         )
+        parts: list[str]
         start, first, parts = time.perf_counter(), 0.0, []
         async for item in engine.generate(req):
             if isinstance(item, Finish):
@@ -269,7 +271,7 @@ async def part_smollm2() -> None:
         print(f"time to first token: {run.ttft_s:.2f} s (prompt processing, 4-bit on CPU)")
 
 
-PARTS: dict[str, Callable[[], Awaitable[None]]] = {
+PARTS: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
     "a": part_a_engine_vs_server,
     "b": part_b_pick_latency,  # bench/serving_pool.py
     "c": part_c_provider_streams,  # bench/serving_streams.py

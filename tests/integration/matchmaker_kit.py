@@ -202,7 +202,8 @@ class Requester:
 
     async def pick(self, model: str = MODEL, **fields: Any) -> pb.PickResponse:
         request = pb.PickRequest(model=model, requester_did=self.did, **fields)
-        return await self.stub.Pick(request, metadata=AUTH)
+        response: pb.PickResponse = await self.stub.Pick(request, metadata=AUTH)
+        return response
 
     async def list_providers(self) -> list[pb.ProviderInfo]:
         return list(

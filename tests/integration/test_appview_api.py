@@ -22,6 +22,7 @@ from cocore.proto.appview.v1 import appview_pb2 as pb
 from cocore.proto.appview.v1 import appview_pb2_grpc
 from cocore.rpc import error_from_rpc
 from cocore.signing import sign_settlement
+from cocore.syntax import parse_record_key
 from services.appview.server import AppView
 from tests.fixtures.atproto import Account, AtprotoStack
 from tests.services.appview.chain import Chain, Rec, chain, resign_receipt
@@ -55,7 +56,9 @@ WORLD_MODEL = f"appview-test-model-{uuid4().hex[:8]}"
 
 async def publish(accounts: dict[str, Account], *records: Rec) -> None:
     for rec in records:
-        await accounts[rec.repo].client.create_record(rec.collection, rec.value, rec.rkey)
+        await accounts[rec.repo].client.create_record(
+            rec.collection, rec.value, parse_record_key(rec.rkey)
+        )
 
 
 def settlement_variant(c: Chain, key: SigningKey, **changes: Any) -> Rec:

@@ -12,6 +12,7 @@ from cocore.atproto import IdentityResolver
 from cocore.crypto import SigningKey
 from cocore.lexicon import ids
 from cocore.storage import Database, upgrade
+from cocore.syntax import parse_record_key
 from services.appview.db import feed, rejections, repos
 from services.appview.errors import RecordNotFound
 from services.appview.fetch import RecordFetcher
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.pds
 
 async def publish(accounts: dict[str, Account], records: list[Rec]) -> None:
     for rec in records:
-        result = await accounts[rec.repo].client.create_record(rec.collection, rec.value, rec.rkey)
+        result = await accounts[rec.repo].client.create_record(
+            rec.collection, rec.value, parse_record_key(rec.rkey)
+        )
         assert result.cid == rec.cid
 
 

@@ -176,7 +176,11 @@ async def test_a_token_for_another_did_is_refused(
     ],
 )
 async def test_malformed_registrations_are_refused(
-    forger: Forger, alice: Account, overrides: dict, status: grpc.StatusCode, reason: str
+    forger: Forger,
+    alice: Account,
+    overrides: dict[str, object],
+    status: grpc.StatusCode,
+    reason: str,
 ) -> None:
     assert await forger.attempt(forger.register(await token(alice), **overrides)) == (
         status,

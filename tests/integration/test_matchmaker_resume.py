@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -43,7 +43,7 @@ async def flaky(atproto_stack: AtprotoStack, proxy: Proxy) -> AsyncIterator[Mach
     await m.stop()
 
 
-def cut_after(proxy: Proxy, seq: int, times: int = 1) -> object:
+def cut_after(proxy: Proxy, seq: int, times: int = 1) -> Callable[[pb.DispatchEvent], None]:
     cuts = {"left": times}
 
     def on_event(event: pb.DispatchEvent) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from cocore.atproto import AtprotoClient
 from cocore.lexicon import ids
-from cocore.syntax import parse_at_uri
+from cocore.syntax import parse_at_uri, parse_record_key
 from services.provider.agent import Agent
 from services.provider.models import TINY_ID
 from services.provider.outbox import Outbox, Publisher
@@ -69,9 +69,10 @@ async def world(
 
 async def owner_edit(client: AtprotoClient, rkey: str, **fields: Any) -> None:
     """What the console does: read, set owner fields, write with compare-and-swap."""
-    view = await client.get_record(client.did, ids.COMPUTE_PROVIDER, rkey)
+    key = parse_record_key(rkey)
+    view = await client.get_record(client.did, ids.COMPUTE_PROVIDER, key)
     await client.put_record(
-        ids.COMPUTE_PROVIDER, rkey, {**view.value, **fields}, swap_record=view.cid
+        ids.COMPUTE_PROVIDER, key, {**view.value, **fields}, swap_record=view.cid
     )
 
 

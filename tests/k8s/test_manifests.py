@@ -450,15 +450,15 @@ def test_one_migration_job_per_database_and_services_wait_for_it(
         assert set(container_env(docs, job)) == {variable}  # the URL and nothing else
         assert service_of_image(job["image"]) == service
     for deployment in of_kind(docs, "Deployment"):
-        service = service_of_image(pod_spec(deployment)["containers"][0]["image"])
-        if service is None:
+        deployed = service_of_image(pod_spec(deployment)["containers"][0]["image"])
+        if deployed is None:
             continue
         (wait,) = pod_spec(deployment)["initContainers"]
-        assert wait["command"][:4] == ["python", "-m", "cocore.storage.migrate", service]
+        assert wait["command"][:4] == ["python", "-m", "cocore.storage.migrate", deployed]
         assert "--wait" in wait["command"]
         env = container_env(docs, pod_spec(deployment)["containers"][0])
-        migrate = env.get(_config_module(service).PREFIX + "MIGRATE")
-        assert migrate in (None, "0"), f"{service} must leave migrating to its Job"
+        migrate = env.get(_config_module(deployed).PREFIX + "MIGRATE")
+        assert migrate in (None, "0"), f"{deployed} must leave migrating to its Job"
 
 
 # ------------------------------------------------------------------ images

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -27,7 +29,7 @@ from cocore.syntax import (
     tid_from_parts,
 )
 
-VALID = {
+VALID: dict[Callable[[object], object], list[str]] = {
     parse_did: [
         "did:plc:vectorprovideraaaaaaaaaa",
         "did:web:exchange.vectors.example",
@@ -52,7 +54,7 @@ VALID = {
     ],
 }
 
-INVALID = {
+INVALID: dict[Callable[[object], object], list[object]] = {
     parse_did: [
         "",
         "did",
@@ -106,7 +108,7 @@ INVALID = {
 @pytest.mark.parametrize(
     ("parse", "value"), [(p, v) for p, vs in VALID.items() for v in vs], ids=repr
 )
-def test_valid(parse, value) -> None:
+def test_valid(parse: Callable[[object], object], value: str) -> None:
     parsed = parse(value)
     assert parsed == (value.lower() if parse is parse_handle else value)
     assert isinstance(parsed, str)
@@ -115,7 +117,7 @@ def test_valid(parse, value) -> None:
 @pytest.mark.parametrize(
     ("parse", "value"), [(p, v) for p, vs in INVALID.items() for v in vs], ids=repr
 )
-def test_invalid(parse, value) -> None:
+def test_invalid(parse: Callable[[object], object], value: object) -> None:
     with pytest.raises(InvalidSyntaxError) as info:
         parse(value)
     assert isinstance(info.value, InvalidInput)
@@ -192,7 +194,9 @@ def test_datetime_value_and_format() -> None:
 
 def test_record_cid_refuses_floats_and_odd_values() -> None:
     assert record_cid({"a": 1}) == record_cid({"a": 1})
-    for bad in ({"a": 1.5}, {"a": {1, 2}}, {"a": 2**64}, {1: "x"}):
+    # Deliberately not all the Mapping[str, Any] that record_cid is typed to take.
+    bads: tuple[dict[Any, Any], ...] = ({"a": 1.5}, {"a": {1, 2}}, {"a": 2**64}, {1: "x"})
+    for bad in bads:
         with pytest.raises(InvalidSyntaxError):
             record_cid(bad)
 

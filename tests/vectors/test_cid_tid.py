@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cocore.syntax import (
@@ -20,7 +22,7 @@ DID_ATURI = load_vector("did-aturi.json")
 
 
 @pytest.mark.parametrize("case", CID_TID["cids"], ids=lambda c: c["name"])
-def test_record_cid_matches_reference(case) -> None:
+def test_record_cid_matches_reference(case: dict[str, Any]) -> None:
     assert dag_cbor(case["record"]).hex() == case["dagCborHex"]
     cid = record_cid(case["record"])
     assert cid == case["cid"]
@@ -34,14 +36,14 @@ def test_placeholder_cid_parses() -> None:
 
 
 @pytest.mark.parametrize("case", CID_TID["tids"], ids=lambda c: c["tid"])
-def test_tid_encode_decode(case) -> None:
+def test_tid_encode_decode(case: dict[str, Any]) -> None:
     assert tid_from_parts(case["timestampMicros"], case["clockId"]) == case["tid"]
     tid = parse_tid(case["tid"])
     assert (tid.timestamp_us, tid.clock_id) == (case["decodedTimestamp"], case["decodedClockId"])
 
 
 @pytest.mark.parametrize("case", DID_ATURI["atUris"], ids=lambda c: c["uri"])
-def test_at_uri_parse(case) -> None:
+def test_at_uri_parse(case: dict[str, Any]) -> None:
     if "/extra" in case["uri"]:
         # The reference silently drops extra path segments; a record URI has exactly three
         # parts, so we refuse rather than guess which record was meant.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cocore.streamresume import (
@@ -17,7 +19,7 @@ VECTORS = load_vector("stream-resume-vectors.json")
 
 
 @pytest.mark.parametrize("case", VECTORS["chunk"], ids=lambda c: c["name"])
-def test_chunk(case) -> None:
+def test_chunk(case: dict[str, Any]) -> None:
     window = ChunkWindow(case.get("nextSeq", 0))
     for seq in case.get("preAccept", []):
         assert window.offer(seq) is ChunkVerdict.ACCEPT
@@ -29,7 +31,7 @@ def test_chunk(case) -> None:
 
 
 @pytest.mark.parametrize("case", VECTORS["resume"], ids=lambda c: c["name"])
-def test_resume(case) -> None:
+def test_resume(case: dict[str, Any]) -> None:
     if "advisorNextSeq" in case:
         decision = decide_resume(case["advisorNextSeq"], case["producedSeq"])
         assert decision.status == case["status"]
@@ -49,5 +51,5 @@ def test_resume(case) -> None:
 
 
 @pytest.mark.parametrize("case", VECTORS["completion"], ids=lambda c: c["name"])
-def test_completion(case) -> None:
+def test_completion(case: dict[str, Any]) -> None:
     assert ChunkWindow(case["nextSeq"]).completion_accepted(case["finalSeq"]) == case["accepted"]

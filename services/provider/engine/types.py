@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from services.provider.engine.errors import InvalidGenerationRequest
 
@@ -209,9 +209,13 @@ def _finite(value: float) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def coalesce(items: Sequence[Delta | Finish]) -> list[Delta | Finish]:
+# Deltas alone coalesce to Deltas alone; a stream with its Finish keeps the Finish.
+_Items = TypeVar("_Items", Delta, Delta | Finish)
+
+
+def coalesce(items: Sequence[_Items]) -> list[_Items]:
     """Merge adjacent text deltas of one channel; tool calls and the Finish stay as they are."""
-    out: list[Delta | Finish] = []
+    out: list[_Items] = []
     for item in items:
         last = out[-1] if out else None
         if (

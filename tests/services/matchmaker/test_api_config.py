@@ -19,7 +19,11 @@ def test_pick_filter_reads_every_field() -> None:
         min_version="v0.9.3", needs_tools=True, friends_only=True, friends=["did:plc:bbbb"],
         exclude=[pb.ProviderKey(did="did:plc:cccc")], pro_bono=True,
     ))  # fmt: skip
-    assert f.country == "DE" and f.min_version == (0, 9, 3) and f.friends == {"did:plc:bbbb"}
+    assert (
+        f.country == "DE"
+        and f.min_version == (0, 9, 3)
+        and f.friends == frozenset({"did:plc:bbbb"})
+    )
     assert f.exclude == {("did:plc:cccc", "")} and f.pro_bono and f.needs_tools
 
 

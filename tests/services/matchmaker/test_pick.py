@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from services.matchmaker.errors import NoProviders, NoProvidersForModel, ProvidersBusy
-from services.matchmaker.pool import PickFilter, ProBono, parse_version
+from services.matchmaker.pool import PickFilter, Pool, ProBono, parse_version
 from services.matchmaker.settings import PoolSettings
 
 from .poolkit import NOW, Clock, machine, make_pool
 
 
-def refusal_code(pool, f: PickFilter) -> str:
+def refusal_code(pool: Pool, f: PickFilter) -> str:
     with pytest.raises((NoProviders, NoProvidersForModel, ProvidersBusy)) as err:
         pool.pick(f)
     return err.value.code

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
 from services.matchmaker.settings import JobSettings, StreamSettings
-from services.matchmaker.streams.session import Accepted, Delivered, JobFailure
+from services.matchmaker.streams.session import Accepted, Delivered, JobFailure, JobSession
 from services.matchmaker.streams.sessions import SessionTable
 from tests.conftest import load_vector
 
@@ -44,8 +45,8 @@ def chunk(text: bytes, channel: int = pb.CHANNEL_CONTENT) -> pb.Chunk:
     return pb.Chunk(channel=channel, sealed=text)  # type: ignore[arg-type]
 
 
-async def drain(session, until: int) -> list[object]:
-    items = []
+async def drain(session: JobSession, until: int) -> list[object]:
+    items: list[object] = []
     async for item in session.deliveries():
         items.append(item)
         if len(items) >= until:
@@ -79,7 +80,9 @@ async def test_chunks_are_delivered_in_order_and_acked_after_delivery() -> None:
         ((0, b"a"), (5, b"x"), "sequence_gap"),
     ],
 )
-async def test_sequence_violations_fail_the_job(first, then, code) -> None:
+async def test_sequence_violations_fail_the_job(
+    first: tuple[int, bytes], then: tuple[int, bytes], code: str
+) -> None:
     sessions, _ = table()
     entry = machine("did:plc:a")
     s = sessions.open(entry, FakeLink(entry.key), "tiny")
@@ -180,7 +183,7 @@ async def test_resume_is_fenced_by_machine_and_token_then_follows_the_vectors() 
 
 @pytest.mark.parametrize("case", [c for c in VECTORS["resume"] if "advisorNextSeq" in c],
                          ids=lambda c: c["name"])  # fmt: skip
-async def test_resume_vectors_on_the_matchmaker_side(case: dict) -> None:
+async def test_resume_vectors_on_the_matchmaker_side(case: dict[str, Any]) -> None:
     sessions, _ = table(window=16)
     entry = machine("did:plc:a")
     s = sessions.open(entry, FakeLink(entry.key), "tiny")

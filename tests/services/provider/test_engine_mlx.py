@@ -50,7 +50,7 @@ def ask(text: str, **kw: Any) -> GenerationRequest:
 
 
 async def run(engine: LocalEngine, req: GenerationRequest) -> tuple[str, Finish]:
-    parts = []
+    parts: list[str] = []
     async for item in engine.generate(req):
         if isinstance(item, Finish):
             return "".join(parts), item

@@ -56,7 +56,7 @@ def test_response_format_parsing_and_schema_check() -> None:
 
 
 def test_template_messages_keep_every_turn_and_add_instructions_to_the_system_turn() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "Be terse."},
         {
             "role": "user",

@@ -10,7 +10,14 @@ from typing import Any
 from cocore.crypto import EncryptionKeyPair, SealScheme, SigningKey, sha256_hex
 from cocore.keystore import KeyDir
 from cocore.lexicon import ids
-from cocore.syntax import format_datetime, make_at_uri, next_tid, parse_did, record_cid
+from cocore.syntax import (
+    format_datetime,
+    make_at_uri,
+    next_tid,
+    parse_did,
+    parse_record_key,
+    record_cid,
+)
 from services.provider.host import HostFacts
 from services.provider.link import StrongRef
 from services.provider.records.attestation import Attestation, build_attestation
@@ -43,7 +50,7 @@ def attestation(kd: KeyDir, *, at: datetime = T0, hours: float = 24) -> Attestat
     record = build_attestation(
         LINUX, kd, PROVIDER, code_hash="ab" * 32, now=at, validity_s=hours * 3600
     )
-    uri = make_at_uri(PROVIDER, ids.COMPUTE_ATTESTATION, next_tid())
+    uri = make_at_uri(PROVIDER, ids.COMPUTE_ATTESTATION, parse_record_key(next_tid()))
     return Attestation(
         StrongRef(str(uri), str(record_cid(record))), at, at + timedelta(hours=hours), record
     )
@@ -63,7 +70,7 @@ def job_record(plaintext: bytes, *, max_tokens: int = 64, ceiling: int = 10_000)
 
 
 def job_ref(record: dict[str, Any]) -> StrongRef:
-    uri = make_at_uri(REQUESTER, ids.COMPUTE_JOB, next_tid())
+    uri = make_at_uri(REQUESTER, ids.COMPUTE_JOB, parse_record_key(next_tid()))
     return StrongRef(str(uri), str(record_cid(record)))
 
 

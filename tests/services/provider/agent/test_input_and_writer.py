@@ -112,7 +112,10 @@ async def test_the_writer_flushes_first_then_by_count_age_and_channel() -> None:
     await writer.flush()
     frame = out.pull()
     assert frame is not None
-    got = [(c.channel, opener.open_chunk(c.sealed).decode()) for c in frame.chunks.chunks]
+    # The proto's Channel and the link's Channel are both ints with the same values.
+    got: list[tuple[int, str]] = [
+        (c.channel, opener.open_chunk(c.sealed).decode()) for c in frame.chunks.chunks
+    ]
     assert got == [(Channel.CONTENT, "a"), (Channel.CONTENT, "bcd"), (Channel.CONTENT, "ef"),
                    (Channel.CONTENT, "g"), (Channel.REASONING, "r")]  # fmt: skip
     assert writer.chunks == 5 and writer.deadline() is None

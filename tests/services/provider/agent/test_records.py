@@ -44,7 +44,7 @@ def test_a_receipt_passes_the_strict_verifier_and_its_cid_is_the_pds_one(tmp_pat
     job = f.job_record(b"prompt")
     signed = build_receipt(served(job), RATE, att, f.PROVIDER, kd.signing)
     assert signed.cid == str(record_cid(signed.record))
-    assert parse_at_uri(signed.uri).rkey == signed.rkey
+    assert str(parse_at_uri(signed.uri).rkey) == signed.rkey  # a RecordKey vs a Tid: as str
     assert signed.record["price"] == {"amount": 25, "currency": "CC"}  # 10·1 + 5·3
     assert signed.record["job"] == {"uri": signed.record["job"]["uri"], "cid": str(record_cid(job))}
     verdict = verify_receipt_strict(

@@ -24,7 +24,7 @@ from cocore.crypto import (
 )
 from cocore.keystore import KeyDir
 from cocore.proto.matchmaker.v1 import matchmaker_pb2 as pb
-from services.provider.engine import GenerationRequest, LocalEngine
+from services.provider.engine import LocalEngine
 from services.provider.engine.fake import (
     echo_script,
     endless_script,
@@ -122,7 +122,7 @@ def output() -> JobOutput:
 
 
 def opened(out: JobOutput, opener: ReplyOpener) -> list[tuple[int, bytes, bytes]]:
-    frames = []
+    frames: list[tuple[int, bytes, bytes]] = []
     while (frame := out.pull()) is not None and frame.WhichOneof("frame") == "chunks":
         frames += [(c.channel, c.sealed, opener.open_chunk(c.sealed)) for c in frame.chunks.chunks]
     return frames
@@ -245,4 +245,3 @@ async def test_text_input_is_a_raw_prompt(world: World) -> None:
     out = output()
     await world.runner.run(job, out)
     assert b"".join(p for _, _, p in opened(out, opener)) == b"Echo: plain words"
-    assert GenerationRequest  # the engine type the runner builds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -105,8 +106,9 @@ async def test_detached_output_sends_nothing_and_replays_after_resume() -> None:
 
 
 @pytest.mark.parametrize("case", VECTORS["resume"], ids=lambda c: c["name"])
-async def test_resume_vectors_on_the_provider_side(case: dict) -> None:
+async def test_resume_vectors_on_the_provider_side(case: dict[str, Any]) -> None:
     produced = case.get("producedSeq", case.get("providerProducedSeq"))
+    assert isinstance(produced, int)  # every resume vector has one of the two
     out = output(window=16)
     for i in range(produced):
         await out.emit(Channel.CONTENT, bytes([i]))
