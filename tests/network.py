@@ -9,7 +9,8 @@
 It runs the real PLC + PDS (the `atproto_stack` fixture), the exchange, the matchmaker, one
 provider machine (the real provider agent; `tests/network_machine.py` gives its engine a
 scripted model for tool calls and JSON and a stalling one beside the tiny model), the gateway,
-and on request an Envoy edge in front of it. Every port is picked free; everything binds 127.0.0.1.
+and on request an Envoy edge in front of it. Every port is picked free; everything binds
+127.0.0.1.
 """
 
 from __future__ import annotations

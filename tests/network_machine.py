@@ -21,7 +21,7 @@ from services.provider.agent import Agent
 from services.provider.engine import EngineConfig, GenerationRequest
 from services.provider.engine.base import TokenEvent
 from services.provider.engine.batching import BackendFactory
-from services.provider.engine.fake import FakeBackend
+from services.provider.engine.fake import FakeBackend, fixed_script
 from services.provider.engine.local import LocalEngine, ModelSpec
 from services.provider.engine.mlx_engine import mlx_backend_factory
 from services.provider.engine.stream import LocalStream
@@ -68,7 +68,8 @@ def _factory(spec: ModelSpec) -> BackendFactory:
     if spec.id == SCRIPTED:
         return lambda: FakeBackend(SCRIPTED, scripted, slots=slots, tools=True, step_delay_s=0)
     if spec.id == STALL:
-        return lambda: StallingBackend(STALL, scripted, slots=slots, tools=False, step_delay_s=0)
+        silent = fixed_script()  # never stepped: no token ever comes
+        return lambda: StallingBackend(STALL, silent, slots=slots, tools=False, step_delay_s=0)
     return mlx_backend_factory(spec)
 
 
