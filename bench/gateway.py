@@ -20,7 +20,11 @@ Measured, interleaved in one run:
 * both through Envoy once more with a minimal HTTP/1.1 client (`_rawhttp.py`): the path's
   own cost, without the ~2–3 ms a client library such as httpx (the `openai` package's)
   spends per request here;
-* requests/s at concurrency 16 through Envoy, and the engine alone at 16.
+* requests/s at concurrency 16 through Envoy, and the engine alone at 16;
+* deployed only, the floor (`_floor.py`): the same chain of processes and transports —
+  Envoy with ext_authz, uvicorn, one bidi stream to a matchmaker, a provider's outbound link
+  and engine thread — doing no work, its provider running the same engine: what the
+  topology alone adds on this machine, before any of the services' own work.
 
 `--profile` also prints where the time goes: every paid-path stage the services time (their
 `cocore.*.stages` DEBUG lines: auth, admit, pick, outbox, dispatch, first chunk, …), p50/p99
@@ -67,6 +71,7 @@ from services.provider.models import TINY_ID, build_tiny_model
 from tests.fixtures.atproto import STACK_DIR, AtprotoStack, _free_ports, _stack
 from tests.network import TINY, TestNetwork
 
+from ._floor import Floor
 from ._gateway_stack import DeployedStack
 from ._rawhttp import RawHttp
 
@@ -136,6 +141,7 @@ class Bench:
     def __init__(
         self, engine: Engine, key: str, edge_url: str, gateway_url: str,
         settled: Callable[[], Awaitable[dict[str, int]]] | None = None,
+        *, floor: Floor | None = None,
     ) -> None:  # fmt: skip
         self.engine, self.key = engine, key
         self.settled = settled  # the settlement outcomes so far, for --settled
@@ -146,8 +152,13 @@ class Bench:
         self.gateway = httpx.AsyncClient(base_url=gateway_url, headers=auth, timeout=60)
         self.refused: dict[int, int] = {}
         self.completed = 0  # requests the last `throughput` run completed
+        self.floor_edge = RawHttp(floor.edge.url, auth) if floor else None
+        self.floor_gateway = RawHttp(floor.gateway_url, auth) if floor else None
 
     async def aclose(self) -> None:
+        for client in (self.floor_edge, self.floor_gateway):
+            if client is not None:
+                await client.aclose()
         await self.raw.aclose()
         await self.edge.aclose()
         await self.gateway.aclose()
@@ -211,6 +222,15 @@ class Bench:
             "gateway_ttft": lambda: self.http(self.gateway, True),
             "minimal_ttft": lambda: self.minimal(True),
         }  # fmt: skip
+        if self.floor_edge is not None and self.floor_gateway is not None:
+            edge, gateway = self.floor_edge, self.floor_gateway  # the minimal client, as above
+            kinds |= {
+                "floor_ttft": lambda: edge.post("/v1/floor/engine", {}, first_content=True),
+                "floor_gateway_ttft": lambda: gateway.post(
+                    "/v1/floor/engine", {}, first_content=True),
+                "floor_relay": lambda: edge.post("/v1/floor/relay", {}, first_content=True),
+                "floor_edge": lambda: edge.post("/v1/floor/local", {}, first_content=True),
+            }  # fmt: skip
         out: dict[str, list[float]] = {k: [] for k in kinds}
         for fn in kinds.values():  # warm every path
             for _ in range(WARM_UP):
@@ -274,9 +294,11 @@ async def run_deployed(knobs: Knobs) -> None:
     try:
         model = stack.var / "models" / TINY_ID
         engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, model, slots=16),)))
+        floor = await Floor.start(tmp / "floor", model)
         try:
             key = await stack.unlimited_key()
-            bench = Bench(engine, key, stack.edge_url, stack.gateway_url, stack.settlements)
+            bench = Bench(engine, key, stack.edge_url, stack.gateway_url, stack.settlements,
+                          floor=floor)  # fmt: skip
             gc.collect()  # as each service's __main__ does once it has started
             gc.freeze()
             sizes, cpu = stack.log_sizes(), stack.cpu_seconds()
@@ -286,6 +308,7 @@ async def run_deployed(knobs: Knobs) -> None:
             got.cpu_ms = {n: (used[n] - cpu[n]) * 1e3 / got.paid for n in cpu if n in used}
             report(got, knobs, stack.topology(), settled)
         finally:
+            await floor.close()
             await engine.stop()
     finally:
         stack.close()
@@ -378,6 +401,15 @@ def report(got: Measured, knobs: Knobs, topology: str, settled: dict[str, int]) 
     print(row("gateway (no Envoy), first token", lat["gateway_ttft"], lat["direct_ttft"]))
     print(row("Envoy + gateway, first token", lat["edge_ttft"], lat["direct_ttft"]))
     print(row("  the same, minimal HTTP client", lat["minimal_ttft"], lat["direct_ttft"]))
+    if "floor_ttft" in lat:
+        print(row("floor: Envoy + gateway, first token", lat["floor_ttft"], lat["direct_ttft"]))
+        print(row("floor: gateway (no Envoy), first token", lat["floor_gateway_ttft"],
+                  lat["direct_ttft"]))  # fmt: skip
+        print(row("floor, no engine: Envoy + relay", lat["floor_relay"]))
+        print(row("floor, no engine: Envoy alone", lat["floor_edge"]))
+        print("\nfloor: the same processes and transports doing no work (bench/_floor.py), "
+              "the minimal client; its provider runs the same engine, so the first token "
+              "travels while tokens 2.. decode")  # fmt: skip
     print(f"\nconcurrency 16 for {knobs.seconds:.0f} s: Envoy + gateway {got.path_rps:,.1f} "
           f"requests/s; engine alone {got.direct_rps:,.1f} requests/s; "
           f"refused: {got.refused or 'none'}")  # fmt: skip
