@@ -52,6 +52,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,7 +171,7 @@ class Bench:
     async def direct(self, stream: bool) -> float:
         req = GenerationRequest(TINY, messages=MESSAGES, max_tokens=MAX_TOKENS, temperature=0)
         start = time.perf_counter()
-        async with self.engine.generate(req) as s:  # type: ignore[attr-defined]
+        async with aclosing(self.engine.generate(req)) as s:
             async for item in s:
                 if stream and isinstance(item, Delta):
                     first = time.perf_counter() - start

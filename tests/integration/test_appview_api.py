@@ -399,7 +399,8 @@ async def test_watch_records_replays_then_follows(world: World) -> None:
         and json.loads(event.record.record) == w.good.receipt.value
     )
     # Live: a delete made now arrives on the same stream.
-    await w.accounts[w.provider].client.delete_record(ids.COMPUTE_RECEIPT, w.tampered_price.rkey)  # type: ignore[arg-type]
+    tampered = parse_record_key(w.tampered_price.rkey)
+    await w.accounts[w.provider].client.delete_record(ids.COMPUTE_RECEIPT, tampered)
     async for event in stream:
         if event.record.uri == w.tampered_price.uri:
             assert event.action == pb.RecordEvent.ACTION_DELETE and event.seq > seen[-1].seq

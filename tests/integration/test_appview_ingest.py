@@ -12,7 +12,7 @@ from cocore.atproto import IdentityResolver
 from cocore.crypto import SigningKey
 from cocore.lexicon import ids
 from cocore.storage import Database, upgrade
-from cocore.syntax import parse_record_key
+from cocore.syntax import parse_did, parse_nsid, parse_record_key
 from services.appview.db import feed, rejections, repos
 from services.appview.errors import RecordNotFound
 from services.appview.fetch import RecordFetcher
@@ -54,10 +54,10 @@ async def ground_truth(stack: AtprotoStack, dids: set[str]) -> set[tuple[str, st
     client = stack.anonymous()
     out: set[tuple[str, str]] = set()
     for did in dids:
-        description = await client.describe_repo(did)  # type: ignore[arg-type]
+        description = await client.describe_repo(parse_did(did))
         for collection in description.collections:
             if collection.startswith("dev.cocore."):
-                async for view in client.iter_records(did, collection):  # type: ignore[arg-type]
+                async for view in client.iter_records(parse_did(did), parse_nsid(collection)):
                     out.add((str(view.uri), str(view.cid)))
     return out
 
@@ -96,7 +96,7 @@ async def test_records_deletes_and_rejections_flow_through_the_firehose(
 
         await eventually(all_there, "three accounts' records to be indexed")
 
-        await three[requester].client.delete_record(c.job.collection, c.job.rkey)  # type: ignore[arg-type]
+        await three[requester].client.delete_record(c.job.collection, parse_record_key(c.job.rkey))
         broken = Rec(ids.COMPUTE_JOB, requester, {**c.job.value, "maxTokensOut": "lots"})
         foreign = Rec(
             ids.COMPUTE_RECEIPT, requester, c.receipt.value
@@ -138,8 +138,10 @@ async def test_restart_resumes_without_gaps_or_duplicates_and_a_second_appview_a
         {**first[0].policy.value, "active": False},
         first[0].policy.rkey,
     )
-    await three[exchange].client.put_record(updated.collection, updated.rkey, updated.value)  # type: ignore[arg-type]
-    await three[provider].client.delete_record(ids.COMPUTE_RECEIPT, first[1].receipt.rkey)  # type: ignore[arg-type]
+    policy_key = parse_record_key(updated.rkey)
+    receipt_key = parse_record_key(first[1].receipt.rkey)
+    await three[exchange].client.put_record(updated.collection, policy_key, updated.value)
+    await three[provider].client.delete_record(ids.COMPUTE_RECEIPT, receipt_key)
 
     async with running(atproto_stack, sqlite_db_url) as app:
         await eventually(lambda: _matches(app, atproto_stack, dids), "the restart to catch up")
