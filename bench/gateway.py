@@ -411,6 +411,9 @@ def report(got: Measured, knobs: Knobs, topology: str, settled: dict[str, int]) 
         print("\nfloor: the same processes and transports doing no work (bench/_floor.py), "
               "the minimal client; its provider runs the same engine, so the first token "
               "travels while tokens 2.. decode")  # fmt: skip
+        own = pct(lat["minimal_ttft"], 0.5) - pct(lat["floor_ttft"], 0.5)
+        print(f"the services' own work on the first token (path − floor through Envoy, "
+              f"minimal client): {own * 1e3:+.2f} ms p50")  # fmt: skip
     print(f"\nconcurrency 16 for {knobs.seconds:.0f} s: Envoy + gateway {got.path_rps:,.1f} "
           f"requests/s; engine alone {got.direct_rps:,.1f} requests/s; "
           f"refused: {got.refused or 'none'}")  # fmt: skip
