@@ -262,10 +262,13 @@ async def _spawn(role: str, *args: int | Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "bench._floor", role, *map(str, args)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    except BaseException:
+        _stop([proc])
+        raise
     if line.strip() != b"ready":
-        proc.kill()
-        proc.wait()
+        _stop([proc])
         raise RuntimeError(f"floor {role} did not start")
     return proc
 
