@@ -1,4 +1,4 @@
-"""The paid path's floor: its processes and transports, doing no work (bench/gateway `--floor`).
+"""The paid path's floor: its processes and transports, doing no work (bench/gateway's floor rows).
 
 The same chain as a streamed first token — client → Envoy (ext_authz `Check` on the gateway
 process) → gateway HTTP (uvicorn on uvloop + httptools) → one long-lived bidi gRPC stream to
@@ -41,9 +41,12 @@ from envoy.type.v3 import http_status_pb2
 from google.rpc import status_pb2
 
 from services.gateway.edge import EnvoyEdge, free_port
+from services.provider.engine import Delta, EngineConfig, ModelSpec, load_engine
+from services.provider.models import TINY_ID
+
+from ._request import generation_request
 
 SERVICE = "floor.Relay"
-MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]  # bench/gateway's
 DENY = "x-floor-deny"  # a request header the floor's ext_authz refuses (403)
 LOCAL = "local"  # what `/v1/floor/local` answers
 ROUTES = {"/v1/floor/relay": b"b", "/v1/floor/engine": b"e"}  # → the provider to go to
@@ -91,8 +94,8 @@ async def matchmaker(port: int) -> None:
 async def provider(mm_port: int, model: str = "") -> None:
     """Dials out, as a provider does. Each job goes to an engine thread and its answer comes
     back to the loop and out on the link: with `model` (a tiny-model directory), the first
-    token of 8 greedy ones from the provider's own engine (the rest still decoding while the
-    answer travels, as in the real path); without, the job itself, at once."""
+    token of bench/gateway's request from the provider's own engine (the rest still decoding
+    while the answer travels, as in the real path); without, the job itself, at once."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{mm_port}") as channel:
         call = channel.stream_stream(f"/{SERVICE}/Link")()
         await call.write(b"engine" if model else b"bare")
@@ -124,22 +127,12 @@ async def _thread_serve(answers: asyncio.Queue[bytes]) -> Callable[[bytes], None
 
 
 async def _engine_serve(model: str, answers: asyncio.Queue[bytes]) -> Callable[[bytes], None]:
-    from services.provider.engine import (  # noqa: PLC0415 — mlx only in this role
-        Delta,
-        EngineConfig,
-        GenerationRequest,
-        ModelSpec,
-        load_engine,
-    )
-    from services.provider.models import TINY_ID  # noqa: PLC0415
-
     engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, Path(model), slots=16),)))
     running: set[asyncio.Task[None]] = set()
 
     async def run(job: bytes) -> None:
-        req = GenerationRequest(TINY_ID, messages=MESSAGES, max_tokens=8, temperature=0)
         answered = False
-        async with engine.generate(req) as stream:
+        async with engine.generate(generation_request()) as stream:
             async for item in stream:
                 if isinstance(item, Delta) and item.text and not answered:
                     answered = True
@@ -171,8 +164,8 @@ class Authorizer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[
 
 @dataclass(eq=False)
 class Gateway:
-    """A raw ASGI app: `/v1/floor/local` answers at once, `/v1/floor/relay` after one message
-    has gone to the provider and back on the gateway's one matchmaker stream."""
+    """A raw ASGI app: `/v1/floor/local` answers at once; `/v1/floor/relay` and `/engine` once
+    a message has gone to their provider and back on the gateway's one matchmaker stream."""
 
     call: Any
     waiting: dict[bytes, asyncio.Future[str]] = field(default_factory=dict)
@@ -227,7 +220,7 @@ def _ready() -> None:
 
 @dataclass
 class Floor:
-    """The three processes and Envoy, started by `start` and stopped by their PIDs."""
+    """The four processes and Envoy, started by `start` and stopped by their PIDs."""
 
     procs: list[subprocess.Popen[bytes]]
     edge: EnvoyEdge

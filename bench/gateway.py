@@ -64,7 +64,6 @@ from services.provider.engine import (
     Engine,
     EngineConfig,
     Finish,
-    GenerationRequest,
     ModelSpec,
     load_engine,
 )
@@ -75,10 +74,9 @@ from tests.network import TINY, TestNetwork
 from ._floor import Floor
 from ._gateway_stack import DeployedStack
 from ._rawhttp import RawHttp
+from ._request import MAX_TOKENS, MESSAGES, generation_request
 
-MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]
 STAGE_LOGGERS = ("cocore.gateway.stages", "cocore.exchange.stages", "cocore.matchmaker.stages")
-MAX_TOKENS = 8
 WARM_UP = 5  # requests per row before the samples
 
 
@@ -169,9 +167,8 @@ class Bench:
                 "temperature": 0, "stream": stream}  # fmt: skip
 
     async def direct(self, stream: bool) -> float:
-        req = GenerationRequest(TINY, messages=MESSAGES, max_tokens=MAX_TOKENS, temperature=0)
         start = time.perf_counter()
-        async with aclosing(self.engine.generate(req)) as s:
+        async with aclosing(self.engine.generate(generation_request())) as s:
             async for item in s:
                 if stream and isinstance(item, Delta):
                     first = time.perf_counter() - start
@@ -295,8 +292,9 @@ async def run_deployed(knobs: Knobs) -> None:
     try:
         model = stack.var / "models" / TINY_ID
         engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, model, slots=16),)))
-        floor = await Floor.start(tmp / "floor", model)
+        floor: Floor | None = None
         try:
+            floor = await Floor.start(tmp / "floor", model)
             key = await stack.unlimited_key()
             bench = Bench(engine, key, stack.edge_url, stack.gateway_url, stack.settlements,
                           floor=floor)  # fmt: skip
@@ -309,7 +307,8 @@ async def run_deployed(knobs: Knobs) -> None:
             got.cpu_ms = {n: (used[n] - cpu[n]) * 1e3 / got.paid for n in cpu if n in used}
             report(got, knobs, stack.topology(), settled)
         finally:
-            await floor.close()
+            if floor is not None:
+                await floor.close()
             await engine.stop()
     finally:
         stack.close()

@@ -11,16 +11,9 @@ import httpx
 import pytest
 
 from bench._floor import DENY, LOCAL, Floor
-from services.provider.engine import (
-    Delta,
-    EngineConfig,
-    GenerationRequest,
-    ModelSpec,
-    load_engine,
-)
+from bench._request import generation_request
+from services.provider.engine import Delta, EngineConfig, ModelSpec, load_engine
 from services.provider.models import TINY_ID
-
-MESSAGES = [{"role": "user", "content": "ka lo mi ne su"}]
 
 
 @pytest.fixture
@@ -33,8 +26,7 @@ async def floor(tmp_path: Path, tiny_model_dir: Path) -> AsyncIterator[Floor]:
 async def first_token(model: Path) -> str:
     engine = await load_engine(EngineConfig((ModelSpec(TINY_ID, model),)))
     try:
-        req = GenerationRequest(TINY_ID, messages=MESSAGES, max_tokens=8, temperature=0)
-        async with engine.generate(req) as stream:
+        async with engine.generate(generation_request()) as stream:
             async for item in stream:
                 if isinstance(item, Delta) and item.text:
                     return item.text
